@@ -1,0 +1,13 @@
+/* One function per subcommand; each returns the process exit code:
+ * 0 success, 1 error (bad model, image, I/O), 2 usage error, 3 budget
+ * refused, 4 some inputs failed while others succeeded. */
+#ifndef LD_CLI_COMMANDS_H
+#define LD_CLI_COMMANDS_H
+
+enum { LD_EXIT_OK = 0, LD_EXIT_ERROR = 1, LD_EXIT_USAGE = 2, LD_EXIT_BUDGET = 3, LD_EXIT_PARTIAL = 4 };
+
+int ld_cmd_detect(int argc, char **argv);   /* cli/detect.c */
+int ld_cmd_inspect(int argc, char **argv);  /* cli/inspect.c */
+int ld_cmd_tensors(int argc, char **argv);  /* cli/tensors.c: run a model on raw input, dump tensors */
+
+#endif
