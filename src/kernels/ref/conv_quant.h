@@ -1,0 +1,94 @@
+/* Operand checks and quantization parameters shared by the weighted ops
+ * (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED) and the 8-bit pools.
+ *
+ * One integer code path serves uint8 and int8: a byte b of an int8 tensor
+ * read as (b ^ 0x80) is value + 128, so "(byte ^ flip) + off" with
+ * flip = 0x80 and off = -zero_point - 128 gives value - zero_point exactly as
+ * for uint8 with flip = 0 and off = -zero_point. The integer products and
+ * sums are then the very ones TFLite's reference kernels form. */
+#ifndef LD_KERNELS_REF_CONV_QUANT_H
+#define LD_KERNELS_REF_CONV_QUANT_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels/kernel.h"
+#include "kernels/quant.h"
+
+typedef struct ld_conv_quant {
+    uint8_t in_flip, w_flip;     /* 0x80 for int8, 0 for uint8 */
+    int32_t in_off, w_off;       /* (byte ^ flip) + off == value - zero point */
+    int32_t out_zp;
+    int32_t act_min, act_max;    /* fused activation range in output units */
+} ld_conv_quant;
+
+static inline const char *ld_conv_tname(const ld_tensor *t)
+{
+    return t && t->desc ? t->desc->name : "";
+}
+
+/* Flip and offset reading 8-bit tensor bytes of type t with zero point zp. */
+static inline void ld_conv_q8_view(ld_dtype t, int32_t zp, uint8_t *flip, int32_t *off)
+{
+    *flip = t == LEANDET_INT8 ? 0x80 : 0;
+    *off = -zp - (t == LEANDET_INT8 ? 128 : 0);
+}
+
+/* Only the clamping activations can be fused into these ops; for a
+ * quantized output the clamp bounds must be representable. */
+leandet_status ld_conv_check_act(ld_op_ctx *c, ld_activation act, const ld_tensor *out);
+
+/* Check the operands of a weighted op: float32 throughout, or uint8/int8
+ * activations with weights of the same type and an int32 bias; channel
+ * counts (bias holds `channels` values; per-channel weight scales lie along
+ * w_axis and number `channels`); quantization present and sane. int8 weights
+ * must have zero points 0 unless allow_w_zp (FULLY_CONNECTED per tensor,
+ * where TFLite applies the weights' zero point). Float activations with
+ * 8-bit weights (dynamic-range "hybrid" models) are LEANDET_ERR_UNSUPPORTED.
+ * Sets *quantized. */
+leandet_status ld_conv_check_operands(ld_op_ctx *c, const ld_tensor *in, const ld_tensor *w, const ld_tensor *bias,
+                                      const ld_tensor *out, int channels, int w_axis, int allow_w_zp,
+                                      int *quantized);
+
+/* Offsets and activation range of checked 8-bit operands. */
+void ld_conv_quant_init(ld_conv_quant *q, const ld_tensor *in, const ld_tensor *w, const ld_tensor *out,
+                        ld_activation act);
+
+/* in_scale * w_scale[ch] / out_scale in double. TFLite's uint8 convolutions
+ * take the legacy route that multiplies the two scales in float first
+ * (GetQuantizedConvolutionMultipler); every other route multiplies in double
+ * (PopulateConvolutionQuantizationParams, FullyConnected). */
+double ld_conv_real_scale(const ld_tensor *in, const ld_tensor *w, const ld_tensor *out, int ch, int float_product);
+
+/* Per-output-channel fixed-point multipliers (QuantizeMultiplier of
+ * ld_conv_real_scale) into mult[channels] and shift[channels]; refuses
+ * scales too large for a 32-bit left shift. */
+leandet_status ld_conv_multipliers(ld_op_ctx *c, const ld_tensor *in, const ld_tensor *w, const ld_tensor *out,
+                                   int channels, int float_product, int32_t *mult, int32_t *shift);
+
+/* The int32 sum is kept in uint32 so that overflow wraps as TFLite's int32
+ * accumulator does in practice, without undefined behaviour. */
+static inline int32_t ld_conv_wrap32(uint32_t v)
+{
+    return (int32_t)v;
+}
+
+/* Convolution output: MultiplyByQuantizedMultiplier (double rounding), plus
+ * the output zero point, clamped to the activation range. */
+static inline int32_t ld_conv_requant(const ld_conv_quant *q, uint32_t acc, int32_t mult, int32_t shift)
+{
+    int32_t v = ld_mul_by_quantized_multiplier(ld_conv_wrap32(acc), mult, shift);
+    return ld_clampi(ld_conv_wrap32((uint32_t)v + (uint32_t)q->out_zp), q->act_min, q->act_max);
+}
+
+/* FULLY_CONNECTED output: TFLite's reference FullyConnected rounds once,
+ * round(acc * scale) in double (half away from zero), then adds the zero
+ * point and clamps. Out-of-int32 products saturate (TFLite's cast is undefined there). */
+static inline int32_t ld_conv_fc_requant(const ld_conv_quant *q, uint32_t acc, double scale)
+{
+    double r = round((double)ld_conv_wrap32(acc) * scale);
+    int32_t v = r >= 2147483647.0 ? INT32_MAX : (r <= -2147483648.0 ? INT32_MIN : (int32_t)r);
+    return ld_clampi(ld_conv_wrap32((uint32_t)v + (uint32_t)q->out_zp), q->act_min, q->act_max);
+}
+
+#endif
