@@ -1,14 +1,48 @@
+/* leandet: dispatch to one subcommand per file. */
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "leandet.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *what;
+} commands[] = {
+    {"detect", ld_cmd_detect, "detect objects in images, print JSON lines, draw boxes"},
+    {"inspect", ld_cmd_inspect, "describe a model: inputs, outputs, operators, quantization"},
+    {"tensors", ld_cmd_tensors, "run a model on a raw input tensor and dump its tensors"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "leandet %s — TensorFlow Lite detection inside a declared budget\n\n"
+               "usage: leandet <command> [options]   (leandet <command> --help for details)\n\n"
+               "commands:\n", LEANDET_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "\nexit codes: 0 success, 1 error, 2 usage error, 3 budget refused, 4 some inputs failed\n");
+}
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        printf("usage: leandet <command> [options]\n");
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return LD_EXIT_USAGE;
     }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return LD_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("leandet %s\n", LEANDET_VERSION);
+        return LD_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "leandet: unknown command '%s'\n", argv[1]);
-    return 2;
+    usage(stderr);
+    return LD_EXIT_USAGE;
 }

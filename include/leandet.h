@@ -118,6 +118,9 @@ typedef struct leandet_session_options {
     const leandet_allocator *alloc; /* NULL: malloc */
     size_t max_memory;              /* 0: no limit on bytes this session allocates */
     int threads;                    /* 0 or 1: run on the calling thread only */
+    int keep_all_tensors;           /* debugging: give every tensor its own bytes (no arena
+                                       sharing) so all intermediates stay readable after
+                                       invoke; costs the naive sum of all tensors */
 } leandet_session_options;
 
 /* Prepare a session: infer shapes, plan the arena, allocate it once.
@@ -175,11 +178,15 @@ typedef enum leandet_resize_mode {
 typedef struct leandet_detect_options {
     leandet_decoder decoder;
     leandet_resize_mode resize;
-    float score_threshold;   /* default 0.5 when 0 is not explicitly wanted: see leandet_detect_options_default */
-    float iou_threshold;     /* NMS IoU for decoders that run their own NMS */
-    int max_detections;      /* cap on returned detections */
+    float score_threshold;   /* keep detections scoring at least this (default 0.5;
+                                negative: the decoder's convention) */
+    float iou_threshold;     /* NMS IoU for decoders that run their own NMS; negative
+                                (the default): the decoder's convention, 0.45 for YOLO
+                                as Ultralytics, the MediaPipe graph's value (0.3) */
+    int max_detections;      /* cap on returned detections (default 100) */
 } leandet_detect_options;
 
+/* Fill *o with the defaults above (decoder and resize AUTO). */
 void leandet_detect_options_default(leandet_detect_options *o);
 
 typedef struct leandet_detection {
@@ -188,12 +195,26 @@ typedef struct leandet_detection {
     float box[4];            /* ymin, xmin, ymax, xmax normalized to the original image */
 } leandet_detection;
 
-/* Preprocess `img` into the session's input, invoke, decode. `out` must hold
- * `capacity` detections; *count receives how many were written. */
-leandet_status leandet_detect(leandet_session *s, const leandet_image *img,
-                              const leandet_detect_options *opt,
-                              leandet_detection *out, int capacity, int *count,
-                              leandet_error *err);
+/* A detector binds a session to a decoder: it picks the decoder and the
+ * preprocessing (resize mode, normalization) from the model once, and owns
+ * the decoder's working memory, so running it allocates nothing. It borrows
+ * the session, which must outlive it and is used by it exclusively. */
+typedef struct leandet_detector leandet_detector;
+
+leandet_status leandet_detector_create(leandet_session *session, const leandet_detect_options *options,
+                                       leandet_detector **out, leandet_error *err);
+void leandet_detector_destroy(leandet_detector *d);
+
+/* Preprocess `img` into the session's input 0, invoke, decode. `out` holds
+ * `capacity` detections; *count receives how many were written (sorted by
+ * decreasing score). The session's input keeps the exact tensor fed. */
+leandet_status leandet_detector_run(leandet_detector *d, const leandet_image *img, leandet_detection *out,
+                                    int capacity, int *count, leandet_error *err);
+
+/* Which decoder and resize mode the detector chose (never AUTO). */
+leandet_decoder leandet_detector_decoder(const leandet_detector *d);
+leandet_resize_mode leandet_detector_resize(const leandet_detector *d);
+const char *leandet_decoder_name(leandet_decoder k);
 
 #ifdef __cplusplus
 }

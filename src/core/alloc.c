@@ -43,8 +43,10 @@ void *ld_malloc(ld_alloc *a, size_t size)
     long ordinal = a->count++;
     if (a->fail_at >= 0 && ordinal == a->fail_at)
         return NULL;
-    if (a->limit && (size > a->limit || a->current > a->limit - size))
+    if (a->limit && (size > a->limit || a->current > a->limit - size)) {
+        a->limit_hit = 1;
         return NULL;
+    }
     uint8_t *base = raw_alloc(a, size + LD_HDR);
     if (!base)
         return NULL;

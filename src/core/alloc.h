@@ -14,6 +14,7 @@ typedef struct ld_alloc {
     size_t limit;             /* 0: none; otherwise allocations beyond it fail */
     long fail_at;             /* test hook: the allocation with this ordinal fails (-1: never) */
     long count;               /* allocations made so far */
+    int limit_hit;            /* an allocation was refused because of `limit` */
 } ld_alloc;
 
 /* Set up an allocator wrapping `user` (may be NULL). */

@@ -170,11 +170,11 @@ leandet_status ld_decoder_choose(const ld_model_desc *m, const leandet_detect_op
     if (cfg->kind != LEANDET_DECODER_POSTPROCESS && (cfg->input_w < 1 || cfg->input_h < 1))
         return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "%s decoder needs an NHWC image input", kind_name(cfg->kind));
 
-    /* thresholds: the caller's, else per-decoder conventions */
+    /* thresholds: the caller's, else (absent or negative) per-decoder conventions */
     const int is_mp = cfg->kind == LEANDET_DECODER_BLAZEFACE;
     const float def_score = is_mp ? cfg->mp.min_score : cfg->kind == LEANDET_DECODER_POSTPROCESS ? 0.5f : 0.25f;
-    cfg->score_threshold = opt ? opt->score_threshold : def_score;
-    cfg->iou_threshold = opt ? opt->iou_threshold : is_mp ? cfg->mp.nms_iou : 0.45f;
+    cfg->score_threshold = opt && opt->score_threshold >= 0.0f ? opt->score_threshold : def_score;
+    cfg->iou_threshold = opt && opt->iou_threshold >= 0.0f ? opt->iou_threshold : is_mp ? cfg->mp.nms_iou : 0.45f;
     cfg->max_detections = opt ? opt->max_detections : 100;
     if (isnan(cfg->score_threshold) || !(cfg->iou_threshold >= 0.0f && cfg->iou_threshold <= 1.0f))
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "score threshold %g / IoU threshold %g: IoU must be in [0, 1]",

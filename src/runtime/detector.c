@@ -1,0 +1,156 @@
+/* The detection front end: image -> input tensor -> invoke -> decoder. The
+ * family of the model (from its decoder) decides the preprocessing:
+ *   SSD post-process, BlazeFace:  stretch, float inputs in [-1, 1]
+ *   MediaPipe palm:               stretch, float inputs in [0, 1]
+ *   YOLOv5 / YOLOv8:              letterbox (pad 114), [0, 1]
+ * uint8 inputs get the raw resized pixels; int8 inputs the normalized value
+ * quantized with the input's own scale and zero point. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect/detect.h"
+#include "image/preprocess.h"
+#include "runtime/session_internal.h"
+
+struct leandet_detector {
+    leandet_session *session;
+    ld_decoder_cfg cfg;
+    ld_preprocess pre;
+    void *scratch;
+    size_t scratch_bytes;
+};
+
+void leandet_detect_options_default(leandet_detect_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->decoder = LEANDET_DECODER_AUTO;
+    o->resize = LEANDET_RESIZE_AUTO;
+    o->score_threshold = 0.5f;
+    o->iou_threshold = -1.0f;
+    o->max_detections = 100;
+}
+
+const char *leandet_decoder_name(leandet_decoder k)
+{
+    switch (k) {
+    case LEANDET_DECODER_AUTO: return "auto";
+    case LEANDET_DECODER_POSTPROCESS: return "postprocess";
+    case LEANDET_DECODER_BLAZEFACE: return "blazeface";
+    case LEANDET_DECODER_YOLOV5: return "yolov5";
+    case LEANDET_DECODER_YOLOV8: return "yolov8";
+    }
+    return "unknown";
+}
+
+static leandet_status setup_preprocess(leandet_detector *d, const leandet_detect_options *o, leandet_error *err)
+{
+    const leandet_model *m = d->session->model;
+    const ld_model_desc *md = &m->desc;
+    if (md->n_inputs < 1)
+        return ld_fail(err, LEANDET_ERR_MODEL, "%s: the model has no input", m->path);
+    const ld_tensor *in = &d->session->tensors[md->inputs[0]];
+    if (in->shape.rank != 4 || in->shape.d[0] != 1 || in->shape.d[3] != 3 || in->shape.d[1] < 1 || in->shape.d[2] < 1)
+        return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "%s: input 0 '%s' must be an image [1,H,W,3]", m->path,
+                       in->desc->name);
+    if (in->type != LEANDET_FLOAT32 && in->type != LEANDET_UINT8 && in->type != LEANDET_INT8)
+        return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "%s: input 0 '%s' is %s; images need float32, uint8 or int8",
+                       m->path, in->desc->name, leandet_dtype_name(in->type));
+    int yolo = d->cfg.kind == LEANDET_DECODER_YOLOV5 || d->cfg.kind == LEANDET_DECODER_YOLOV8;
+    leandet_resize_mode mode = o->resize;
+    if (mode == LEANDET_RESIZE_AUTO)
+        mode = yolo ? LEANDET_RESIZE_LETTERBOX : LEANDET_RESIZE_STRETCH;
+    ld_preprocess_init(&d->pre, in->shape.d[2], in->shape.d[1], in->type, mode);
+    int unit = yolo || (d->cfg.kind == LEANDET_DECODER_BLAZEFACE && d->cfg.mp.name &&
+                        strncmp(d->cfg.mp.name, "palm", 4) == 0);
+    d->pre.mul = unit ? LD_NORM_UNIT_MUL : LD_NORM_SIGNED_MUL;
+    d->pre.add = unit ? LD_NORM_UNIT_ADD : LD_NORM_SIGNED_ADD;
+    if (in->type == LEANDET_INT8) {
+        if (!in->quant || in->quant->count < 1 || !(in->quant->scale[0] > 0.0f))
+            return ld_fail(err, LEANDET_ERR_MODEL, "%s: int8 input '%s' has no quantization scale", m->path,
+                           in->desc->name);
+        d->pre.scale = in->quant->scale[0];
+        d->pre.zero_point = in->quant->zero_point[0];
+    }
+    return LEANDET_OK;
+}
+
+leandet_status leandet_detector_create(leandet_session *session, const leandet_detect_options *options,
+                                       leandet_detector **out, leandet_error *err)
+{
+    if (!session || !out)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_detector_create: session and out must not be NULL");
+    *out = NULL;
+    leandet_detect_options o;
+    if (options)
+        o = *options;
+    else
+        leandet_detect_options_default(&o);
+    leandet_detector *d = ld_calloc(&session->alloc, 1, sizeof *d);
+    if (!d)
+        return ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: out of memory creating a detector", session->model->path);
+    d->session = session;
+    leandet_status st = ld_decoder_choose(&session->model->desc, &o, NULL, &d->cfg, err);
+    if (st != LEANDET_OK)
+        ld_fail_prefix(err, st, "%s: ", session->model->path);
+    if (st == LEANDET_OK)
+        st = setup_preprocess(d, &o, err);
+    if (st == LEANDET_OK) {
+        d->scratch_bytes = ld_decoder_scratch_bytes(&d->cfg);
+        if (d->scratch_bytes && !(d->scratch = ld_malloc(&session->alloc, d->scratch_bytes)))
+            st = ld_fail(err, session->alloc.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY,
+                         "%s: cannot allocate %zu bytes of decoder memory", session->model->path, d->scratch_bytes);
+    }
+    if (st != LEANDET_OK) {
+        leandet_detector_destroy(d);
+        return st;
+    }
+    *out = d;
+    return LEANDET_OK;
+}
+
+void leandet_detector_destroy(leandet_detector *d)
+{
+    if (!d)
+        return;
+    ld_alloc *a = &d->session->alloc;
+    ld_free(a, d->scratch);
+    ld_free(a, d);
+}
+
+leandet_decoder leandet_detector_decoder(const leandet_detector *d)
+{
+    return d ? d->cfg.kind : LEANDET_DECODER_AUTO;
+}
+
+leandet_resize_mode leandet_detector_resize(const leandet_detector *d)
+{
+    return d ? d->pre.mode : LEANDET_RESIZE_AUTO;
+}
+
+leandet_status leandet_detector_run(leandet_detector *d, const leandet_image *img, leandet_detection *out,
+                                    int capacity, int *count, leandet_error *err)
+{
+    if (!d || !img || !count || (capacity > 0 && !out) || capacity < 0)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_detector_run: invalid arguments");
+    *count = 0;
+    leandet_session *s = d->session;
+    size_t bytes = 0;
+    void *input = leandet_session_input(s, 0, &bytes);
+    ld_letterbox lb;
+    leandet_status st = ld_preprocess_image(img, &d->pre, input, bytes, &lb, err);
+    if (st == LEANDET_OK)
+        st = leandet_session_invoke(s, err);
+    ld_det_tensor views[LD_DECODER_MAX_ROLES];
+    for (int i = 0; st == LEANDET_OK && i < d->cfg.n_roles; i++)
+        st = ld_det_tensor_view(&s->tensors[d->cfg.tensor[i]], &views[i], err);
+    if (st == LEANDET_OK)
+        st = ld_decode(&d->cfg, views, d->scratch, d->scratch_bytes, out, capacity, count, err);
+    if (st != LEANDET_OK)
+        return st;
+    for (int i = 0; i < *count; i++) {
+        float box[4];
+        ld_letterbox_unmap_box(&lb, out[i].box, box);
+        memcpy(out[i].box, box, sizeof box);
+    }
+    return LEANDET_OK;
+}
