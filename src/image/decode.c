@@ -1,0 +1,278 @@
+/* Format dispatch, size limits, file reading and the public load/free. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "image/codecs.h"
+#include "image/image.h"
+
+ld_image_format ld_image_sniff(const uint8_t *d, size_t n)
+{
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+    if (n >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
+        return LD_IMAGE_JPEG;
+    if (n >= 8 && memcmp(d, png_sig, 8) == 0)
+        return LD_IMAGE_PNG;
+    if (n >= 2 && d[0] == 'B' && d[1] == 'M')
+        return LD_IMAGE_BMP;
+    /* "P6" etc. must be followed by whitespace, which rules out text files
+     * that merely start with a capital P and a digit. */
+    if (n >= 3 && d[0] == 'P' && (d[1] == '2' || d[1] == '3' || d[1] == '5' || d[1] == '6') &&
+        (d[2] == ' ' || d[2] == '\t' || d[2] == '\n' || d[2] == '\r' || d[2] == '#'))
+        return LD_IMAGE_PPM;
+    return LD_IMAGE_UNKNOWN;
+}
+
+const char *ld_image_format_name(ld_image_format f)
+{
+    switch (f) {
+    case LD_IMAGE_JPEG: return "JPEG";
+    case LD_IMAGE_PNG: return "PNG";
+    case LD_IMAGE_BMP: return "BMP";
+    case LD_IMAGE_PPM: return "PPM";
+    case LD_IMAGE_UNKNOWN: break;
+    }
+    return "unknown";
+}
+
+leandet_status ld_image_check_size(const char *path, int64_t w, int64_t h, leandet_error *err)
+{
+    if (w <= 0 || h <= 0)
+        return ld_fail(err, LEANDET_ERR_IMAGE, "%s: declared size %lldx%lld is empty", path,
+                       (long long)w, (long long)h);
+    if (w > LD_IMAGE_MAX_DIM || h > LD_IMAGE_MAX_DIM ||
+        (uint64_t)w * (uint64_t)h > LD_IMAGE_MAX_PIXELS)
+        return ld_fail(err, LEANDET_ERR_IMAGE,
+                       "%s: declared size %lldx%lld exceeds the limit of %dx%d and %llu pixels",
+                       path, (long long)w, (long long)h, LD_IMAGE_MAX_DIM, LD_IMAGE_MAX_DIM,
+                       (unsigned long long)LD_IMAGE_MAX_PIXELS);
+    return LEANDET_OK;
+}
+
+static leandet_status io_fail(leandet_error *err, const char *path, const char *what, int e)
+{
+    char buf[128];
+    if (strerror_r(e, buf, sizeof buf) != 0)
+        snprintf(buf, sizeof buf, "error %d", e);
+    return ld_fail(err, LEANDET_ERR_IO, "%s: cannot %s: %s", path, what, buf);
+}
+
+leandet_status ld_image_read_file(const char *path, uint8_t **data, size_t *size, leandet_error *err)
+{
+    if (!path || !data || !size)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "image read: NULL argument");
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return io_fail(err, path, "open", errno);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return io_fail(err, path, "stat", e);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ld_fail(err, LEANDET_ERR_IO, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return ld_fail(err, LEANDET_ERR_IMAGE, "%s: empty file", path);
+    }
+    if ((uint64_t)st.st_size > LD_IMAGE_MAX_FILE_BYTES) {
+        close(fd);
+        return ld_fail(err, LEANDET_ERR_IMAGE, "%s: file of %lld bytes exceeds the limit of %zu",
+                       path, (long long)st.st_size, LD_IMAGE_MAX_FILE_BYTES);
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    uint8_t *buf = malloc(n);
+    if (!buf) {
+        close(fd);
+        return ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes to read it", path, n);
+    }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : EIO;
+            free(buf);
+            close(fd);
+            return r < 0 ? io_fail(err, path, "read", e)
+                         : ld_fail(err, LEANDET_ERR_IO, "%s: file shrank while reading", path);
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    *data = buf;
+    *size = n;
+    return LEANDET_OK;
+}
+
+leandet_status ld_image_probe(const char *path, const uint8_t *data, size_t size,
+                              ld_image_info *out, leandet_error *err)
+{
+    if (!path)
+        path = "<memory>";
+    if (!out || (!data && size))
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: image probe: NULL argument", path);
+    if (size == 0)
+        return ld_fail(err, LEANDET_ERR_IMAGE, "%s: empty file", path);
+    ld_image_info info;
+    memset(&info, 0, sizeof info);
+    leandet_status st;
+    switch (ld_image_sniff(data, size)) {
+    case LD_IMAGE_JPEG: st = ld_jpeg_probe(path, data, size, &info, err); break;
+    case LD_IMAGE_PNG: st = ld_png_probe(path, data, size, &info, err); break;
+    case LD_IMAGE_BMP: st = ld_bmp_probe(path, data, size, &info, err); break;
+    case LD_IMAGE_PPM: st = ld_ppm_probe(path, data, size, &info, err); break;
+    default: {
+        char hex[3 * 4 + 1] = "";
+        size_t k = size < 4 ? size : 4, len = 0;
+        for (size_t i = 0; i < k; i++)
+            len += (size_t)snprintf(hex + len, sizeof hex - len, "%s%02x", i ? " " : "", data[i]);
+        return ld_fail(err, LEANDET_ERR_IMAGE, "%s: not a JPEG/PNG/BMP/PPM file (starts with %s)",
+                       path, hex);
+    }
+    }
+    if (st == LEANDET_OK)
+        *out = info;
+    return st;
+}
+
+static int valid_denom(int d) { return d == 1 || d == 2 || d == 4 || d == 8; }
+
+void ld_image_scaled_size(const ld_image_info *info, int denom, int *w, int *h)
+{
+    if (info->format != LD_IMAGE_JPEG || !valid_denom(denom))
+        denom = 1;
+    *w = (info->width + denom - 1) / denom;
+    *h = (info->height + denom - 1) / denom;
+}
+
+int ld_image_pick_scale(const ld_image_info *info, int min_w, int min_h)
+{
+    if (info->format != LD_IMAGE_JPEG)
+        return 1;
+    for (int d = 8; d > 1; d /= 2) {
+        int w, h;
+        ld_image_scaled_size(info, d, &w, &h);
+        if (w >= min_w && h >= min_h)
+            return d;
+    }
+    return 1;
+}
+
+/* Probe, then check the buffer against the size the probe promises. */
+static leandet_status plan_decode(const char *path, const uint8_t *data, size_t size, int denom,
+                                  ld_image_info *info, int *w, int *h, leandet_error *err)
+{
+    if (!valid_denom(denom))
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: scale 1/%d is not 1/1, 1/2, 1/4 or 1/8",
+                       path, denom);
+    leandet_status st = ld_image_probe(path, data, size, info, err);
+    if (st != LEANDET_OK)
+        return st;
+    ld_image_scaled_size(info, denom, w, h);
+    return LEANDET_OK;
+}
+
+static leandet_status decode_planned(const char *path, const uint8_t *data, size_t size, int denom,
+                                     const ld_image_info *info, uint8_t *px, int w, int h,
+                                     leandet_error *err)
+{
+    switch (info->format) {
+    case LD_IMAGE_JPEG: return ld_jpeg_decode(path, data, size, denom, px, w, h, err);
+    case LD_IMAGE_PNG: return ld_png_decode(path, data, size, px, w, h, err);
+    case LD_IMAGE_BMP: return ld_bmp_decode(path, data, size, px, w, h, err);
+    case LD_IMAGE_PPM: return ld_ppm_decode(path, data, size, px, w, h, err);
+    case LD_IMAGE_UNKNOWN: break;
+    }
+    return ld_fail(err, LEANDET_ERR_INTERNAL, "%s: probe accepted an unknown format", path);
+}
+
+leandet_status ld_image_decode_into(const char *path, const uint8_t *data, size_t size, int denom,
+                                    uint8_t *pixels, size_t capacity, int *width, int *height,
+                                    leandet_error *err)
+{
+    if (!path)
+        path = "<memory>";
+    if (!pixels || !width || !height)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: image decode: NULL argument", path);
+    ld_image_info info;
+    int w = 0, h = 0;
+    leandet_status st = plan_decode(path, data, size, denom, &info, &w, &h, err);
+    if (st != LEANDET_OK)
+        return st;
+    /* w*h*3 cannot overflow: the probe capped w*h at LD_IMAGE_MAX_PIXELS. */
+    size_t need = (size_t)w * (size_t)h * 3;
+    if (capacity < need)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: decoding %dx%d needs %zu bytes, buffer has %zu",
+                       path, w, h, need, capacity);
+    st = decode_planned(path, data, size, denom, &info, pixels, w, h, err);
+    if (st == LEANDET_OK) {
+        *width = w;
+        *height = h;
+    }
+    return st;
+}
+
+leandet_status ld_image_decode_mem(const char *path, const uint8_t *data, size_t size, int denom,
+                                   leandet_image *out, leandet_error *err)
+{
+    if (!path)
+        path = "<memory>";
+    if (!out)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: image decode: NULL output", path);
+    ld_image_info info;
+    int w = 0, h = 0;
+    leandet_status st = plan_decode(path, data, size, denom, &info, &w, &h, err);
+    if (st != LEANDET_OK)
+        return st;
+    size_t need = (size_t)w * (size_t)h * 3;
+    uint8_t *px = malloc(need);
+    if (!px)
+        return ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes for %dx%d pixels",
+                       path, need, w, h);
+    st = decode_planned(path, data, size, denom, &info, px, w, h, err);
+    if (st != LEANDET_OK) {
+        free(px);
+        return st;
+    }
+    out->width = w;
+    out->height = h;
+    out->pixels = px;
+    return LEANDET_OK;
+}
+
+leandet_status ld_image_load_scaled(const char *path, int denom, leandet_image *out, leandet_error *err)
+{
+    if (!path || !out)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "image load: NULL argument");
+    uint8_t *data = NULL;
+    size_t size = 0;
+    leandet_status st = ld_image_read_file(path, &data, &size, err);
+    if (st != LEANDET_OK)
+        return st;
+    st = ld_image_decode_mem(path, data, size, denom, out, err);
+    free(data);
+    return st;
+}
+
+leandet_status leandet_image_load(const char *path, leandet_image *out, leandet_error *err)
+{
+    return ld_image_load_scaled(path, 1, out, err);
+}
+
+void leandet_image_free(leandet_image *img)
+{
+    if (!img)
+        return;
+    free(img->pixels);
+    img->pixels = NULL;
+    img->width = img->height = 0;
+}

@@ -1,0 +1,201 @@
+/* Resize + normalize + quantize into the model input (see preprocess.h). */
+#include "image/preprocess.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+
+#define LD_W_BITS 11
+#define LD_W_ONE (1 << LD_W_BITS)
+/* Columns whose sampling is computed at once, on the stack. */
+#define LD_RESIZE_CHUNK 256
+
+typedef struct axis_sample {
+    int i0, i1;  /* source indices */
+    int w1;      /* weight of i1 in 1/2048; i0 gets 2048 - w1 */
+} axis_sample;
+
+/* Sample position of output index d on an axis src -> dst:
+ * s = (d + 0.5) * src / dst - 0.5 = num / den with integers
+ * num = (2d + 1) * src - dst, den = 2 * dst, evaluated exactly. */
+static axis_sample axis_at(int d, int src, int dst)
+{
+    axis_sample a = {0, 0, 0};
+    int64_t num = (int64_t)(2 * (int64_t)d + 1) * src - dst, den = 2 * (int64_t)dst;
+    if (num <= 0)
+        return a; /* left of the first centre: clamp */
+    int64_t i0 = num / den, rem = num % den;
+    if (i0 >= src - 1) {
+        a.i0 = a.i1 = src - 1;
+        return a;
+    }
+    a.i0 = (int)i0;
+    a.i1 = (int)i0 + 1;
+    a.w1 = (int)((rem * 2 * LD_W_ONE + den) / (2 * den)); /* round half up */
+    return a;
+}
+
+void ld_resize_bilinear_rgb8(const uint8_t *src, int sw, int sh, size_t sstride, uint8_t *dst,
+                             int dw, int dh, size_t dstride)
+{
+    axis_sample xs[LD_RESIZE_CHUNK];
+    for (int x0 = 0; x0 < dw; x0 += LD_RESIZE_CHUNK) {
+        int nx = dw - x0 < LD_RESIZE_CHUNK ? dw - x0 : LD_RESIZE_CHUNK;
+        for (int i = 0; i < nx; i++)
+            xs[i] = axis_at(x0 + i, sw, dw);
+        for (int y = 0; y < dh; y++) {
+            axis_sample ys = axis_at(y, sh, dh);
+            const uint8_t *r0 = src + (size_t)ys.i0 * sstride, *r1 = src + (size_t)ys.i1 * sstride;
+            uint32_t wy1 = (uint32_t)ys.w1, wy0 = LD_W_ONE - wy1;
+            uint8_t *o = dst + (size_t)y * dstride + (size_t)x0 * 3;
+            for (int i = 0; i < nx; i++) {
+                const axis_sample *a = &xs[i];
+                uint32_t wx1 = (uint32_t)a->w1, wx0 = LD_W_ONE - wx1;
+                const uint8_t *p00 = r0 + (size_t)a->i0 * 3, *p01 = r0 + (size_t)a->i1 * 3;
+                const uint8_t *p10 = r1 + (size_t)a->i0 * 3, *p11 = r1 + (size_t)a->i1 * 3;
+                for (int c = 0; c < 3; c++) {
+                    uint32_t top = p00[c] * wx0 + p01[c] * wx1;
+                    uint32_t bot = p10[c] * wx0 + p11[c] * wx1;
+                    uint32_t v = top * wy0 + bot * wy1; /* <= 255 * 2^22 */
+                    *o++ = (uint8_t)((v + (1u << (2 * LD_W_BITS - 1))) >> (2 * LD_W_BITS));
+                }
+            }
+        }
+    }
+}
+
+void ld_preprocess_init(ld_preprocess *p, int width, int height, leandet_dtype type,
+                        leandet_resize_mode mode)
+{
+    memset(p, 0, sizeof *p);
+    p->width = width;
+    p->height = height;
+    p->type = type;
+    p->mul = LD_NORM_UNIT_MUL;
+    p->add = LD_NORM_UNIT_ADD;
+    p->mode = mode;
+    p->pad_value = LD_LETTERBOX_PAD;
+}
+
+void ld_letterbox_compute(int sw, int sh, int dw, int dh, leandet_resize_mode mode, ld_letterbox *t)
+{
+    memset(t, 0, sizeof *t);
+    t->src_w = sw, t->src_h = sh, t->dst_w = dw, t->dst_h = dh;
+    if (sw <= 0 || sh <= 0 || dw <= 0 || dh <= 0)
+        return; /* nothing to place; unmapping then yields 0 */
+    if (mode == LEANDET_RESIZE_LETTERBOX) {
+        double rx = (double)dw / sw, ry = (double)dh / sh, r = rx < ry ? rx : ry;
+        int cw = (int)floor(sw * r + 0.5), ch = (int)floor(sh * r + 0.5);
+        t->content_w = cw < 1 ? 1 : (cw > dw ? dw : cw);
+        t->content_h = ch < 1 ? 1 : (ch > dh ? dh : ch);
+        t->pad_x = (dw - t->content_w) / 2;
+        t->pad_y = (dh - t->content_h) / 2;
+        t->scale = (float)r;
+    } else {
+        t->content_w = dw;
+        t->content_h = dh;
+        t->scale = 1.0f;
+    }
+    t->scale_x = (float)t->content_w / (float)sw;
+    t->scale_y = (float)t->content_h / (float)sh;
+}
+
+static float clamp01(float v) { return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f; /* NaN -> 0 */ }
+
+void ld_letterbox_unmap_box(const ld_letterbox *t, const float in[4], float out[4])
+{
+    /* input-normalized -> input pixels -> content pixels -> image-normalized;
+     * content spans the whole image, so the last step divides by content. */
+    for (int k = 0; k < 4; k++) {
+        int is_y = (k % 2) == 0;
+        float size = (float)(is_y ? t->dst_h : t->dst_w);
+        float pad = (float)(is_y ? t->pad_y : t->pad_x);
+        float content = (float)(is_y ? t->content_h : t->content_w);
+        out[k] = content > 0.0f ? clamp01((in[k] * size - pad) / content) : 0.0f;
+    }
+}
+
+static size_t elem_size(leandet_dtype t)
+{
+    switch (t) {
+    case LEANDET_FLOAT32: return 4;
+    case LEANDET_UINT8:
+    case LEANDET_INT8: return 1;
+    default: return 0;
+    }
+}
+
+size_t ld_preprocess_bytes(const ld_preprocess *p)
+{
+    if (!p || p->width <= 0 || p->height <= 0 || p->width > 65535 || p->height > 65535)
+        return 0;
+    return (size_t)p->width * (size_t)p->height * 3 * elem_size(p->type);
+}
+
+static int8_t quantize_int8(float v, float scale, int32_t zp)
+{
+    float q = roundf(v / scale) + (float)zp;
+    if (!(q >= -128.0f)) /* also catches NaN */
+        return -128;
+    return q > 127.0f ? 127 : (int8_t)q;
+}
+
+/* The uint8 image already sits in the first n bytes of buf; turn it into
+ * the tensor type in place. float32 expands 1 -> 4 bytes, so it walks
+ * backwards: element i is written at 4i.. only after bytes >= i were read. */
+static void apply_type(const ld_preprocess *p, uint8_t *buf, size_t n)
+{
+    if (p->type == LEANDET_INT8) {
+        int8_t lut[256];
+        for (int v = 0; v < 256; v++)
+            lut[v] = quantize_int8((float)v * p->mul + p->add, p->scale, p->zero_point);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (uint8_t)lut[buf[i]];
+    } else if (p->type == LEANDET_FLOAT32) {
+        float lut[256];
+        for (int v = 0; v < 256; v++)
+            lut[v] = (float)v * p->mul + p->add;
+        for (size_t i = n; i-- > 0;) {
+            float f = lut[buf[i]];
+            memcpy(buf + 4 * i, &f, sizeof f);
+        }
+    }
+}
+
+leandet_status ld_preprocess_image(const leandet_image *img, const ld_preprocess *p, void *out,
+                                   size_t out_bytes, ld_letterbox *xf, leandet_error *err)
+{
+    if (!img || !img->pixels || !p || !out)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: NULL argument");
+    if (img->width <= 0 || img->height <= 0)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: image is %dx%d", img->width, img->height);
+    if (p->type != LEANDET_FLOAT32 && p->type != LEANDET_UINT8 && p->type != LEANDET_INT8)
+        return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "preprocess: input type %s is not float32, uint8 or int8",
+                       leandet_dtype_name(p->type));
+    if (p->mode != LEANDET_RESIZE_STRETCH && p->mode != LEANDET_RESIZE_LETTERBOX)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: resize mode %d is not stretch or letterbox",
+                       (int)p->mode);
+    if (p->type == LEANDET_INT8 && !(p->scale > 0.0f && isfinite(p->scale)))
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: int8 input scale %g is not positive",
+                       (double)p->scale);
+    size_t need = ld_preprocess_bytes(p);
+    if (need == 0)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: bad input size %dx%d", p->width, p->height);
+    if (out_bytes < need)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: %dx%dx3 %s input needs %zu bytes, buffer has %zu",
+                       p->width, p->height, leandet_dtype_name(p->type), need, out_bytes);
+    ld_letterbox t;
+    ld_letterbox_compute(img->width, img->height, p->width, p->height, p->mode, &t);
+    uint8_t *buf = out;
+    size_t stride = (size_t)p->width * 3, n = stride * (size_t)p->height;
+    if (t.content_w != p->width || t.content_h != p->height)
+        memset(buf, p->pad_value, n);
+    ld_resize_bilinear_rgb8(img->pixels, img->width, img->height, (size_t)img->width * 3,
+                            buf + (size_t)t.pad_y * stride + (size_t)t.pad_x * 3, t.content_w,
+                            t.content_h, stride);
+    apply_type(p, buf, n);
+    if (xf)
+        *xf = t;
+    return LEANDET_OK;
+}
