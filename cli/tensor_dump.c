@@ -85,7 +85,7 @@ static int dump_set(const leandet_session *s, const char *dir, const char *kind,
         if (!first)
             fputc(',', js);
         first = 0;
-        describe(js, t, all ? ti : i);
+        describe(js, t, ti); /* the model's tensor index, as tensors.json */
     }
     fputs("]\n", js);
     if (fclose(js) != 0)

@@ -114,10 +114,16 @@ const char *leandet_model_path(const leandet_model *model);
 
 typedef struct leandet_session leandet_session;
 
+typedef enum leandet_backend {
+    LEANDET_BACKEND_AUTO = 0,      /* optimized kernels where the CPU has them, else reference */
+    LEANDET_BACKEND_REFERENCE = 1  /* portable reference kernels only (the oracle path) */
+} leandet_backend;
+
 typedef struct leandet_session_options {
     const leandet_allocator *alloc; /* NULL: malloc */
     size_t max_memory;              /* 0: no limit on bytes this session allocates */
     int threads;                    /* 0 or 1: run on the calling thread only */
+    leandet_backend backend;
     int keep_all_tensors;           /* debugging: give every tensor its own bytes (no arena
                                        sharing) so all intermediates stay readable after
                                        invoke; costs the naive sum of all tensors */

@@ -12,6 +12,11 @@
  * eval: runs every invoke. Reads in[i]->data, writes out[i]->data. Must not
  *   allocate, must not write inputs. c->scratch holds c->scratch_bytes bytes.
  *
+ * Constant folding: when every input is constant, prepare may compute the
+ *   outputs itself into c->state, point out[i]->data there and set
+ *   out[i]->is_const = 1; the session then never plans those outputs nor
+ *   runs eval for the op (e.g. DEQUANTIZE of float16 weights, done once).
+ *
  * Errors: return ld_op_fail(c, status, "..."), which prefixes the op index
  * and name, e.g. "op 12 CONV_2D: input 0 is int16, expected float32/uint8/int8". */
 #ifndef LD_KERNELS_KERNEL_H
@@ -44,6 +49,8 @@ typedef struct ld_op_ctx {
     void *scratch;                /* eval only */
     ld_alloc *alloc;              /* prepare only */
     leandet_error *err;
+    struct ld_pool *pool;         /* eval: worker pool to split the op across
+                                     (runtime/threadpool.h); NULL: run serially */
 } ld_op_ctx;
 
 typedef struct ld_kernel {
@@ -55,8 +62,26 @@ typedef struct ld_kernel {
 
 #define LD_KERNEL_TABLE_END { -1, NULL, NULL, NULL }
 
-/* The kernel for an op, or NULL if leandet has none. */
+/* An optimized kernel: used instead of the reference kernel when `accepts`
+ * says it handles this op as prepared so far (input types and shapes are
+ * known, outputs are not). It must produce the same bytes as the reference
+ * for integer types, and stay within float tolerance otherwise. */
+typedef struct ld_opt_kernel {
+    ld_kernel k;
+    int (*accepts)(const ld_op_ctx *c);
+    const char *isa;              /* "avx2", ... for reports */
+} ld_opt_kernel;
+
+#define LD_OPT_KERNEL_TABLE_END { LD_KERNEL_TABLE_END, NULL, NULL }
+
+typedef enum ld_backend { LD_BACKEND_AUTO = 0, LD_BACKEND_REFERENCE = 1 } ld_backend;
+
+/* The reference kernel for an op, or NULL if leandet has none. */
 const ld_kernel *ld_kernel_find(const ld_op_desc *op);
+/* The kernel to run this op: an optimized one that accepts it (backend AUTO
+ * and the CPU supports it), else the reference one. `isa` receives "ref" or
+ * the optimized kernel's ISA. */
+const ld_kernel *ld_kernel_select(const ld_op_ctx *c, ld_backend backend, const char **isa);
 
 /* Format an error prefixed with "op <index> <NAME>: ". */
 leandet_status ld_op_fail(ld_op_ctx *c, leandet_status st, const char *fmt, ...) LD_PRINTF(3, 4);

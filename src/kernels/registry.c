@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kernels/kernel.h"
+#include "kernels/opt.h"
 #include "kernels/ref/ref.h"
 
 static const ld_kernel *const families[] = {
@@ -26,4 +27,22 @@ const ld_kernel *ld_kernel_find(const ld_op_desc *op)
         }
     }
     return NULL;
+}
+
+const ld_kernel *ld_kernel_select(const ld_op_ctx *c, ld_backend backend, const char **isa)
+{
+    if (backend == LD_BACKEND_AUTO) {
+        for (const ld_opt_kernel *const *f = ld_opt_families(); *f; f++) {
+            for (const ld_opt_kernel *k = *f; k->k.builtin >= 0; k++) {
+                if (k->k.builtin == c->op->builtin && k->accepts && k->accepts(c)) {
+                    if (isa)
+                        *isa = k->isa;
+                    return &k->k;
+                }
+            }
+        }
+    }
+    if (isa)
+        *isa = "ref";
+    return ld_kernel_find(c->op);
 }

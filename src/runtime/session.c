@@ -17,6 +17,7 @@ static void session_free(leandet_session *s)
     ld_free(&s->alloc, s->tensors);
     ld_free(&s->alloc, s->arena);
     ld_free(&s->alloc, s->scratch);
+    ld_pool_destroy(s->pool);
 }
 
 void leandet_session_destroy(leandet_session *s)
@@ -99,13 +100,20 @@ static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
         for (int k = 0; k < c->n_out; k++)
             if (c->out[k]->is_const)
                 return ld_op_fail(c, LEANDET_ERR_MODEL, "output %d '%s' is a constant tensor", k, c->out[k]->desc->name);
+        /* Inputs are shaped now: an optimized kernel may take the op. */
+        s->ops[i].kernel = ld_kernel_select(c, s->backend, &s->ops[i].isa);
         leandet_status st = s->ops[i].kernel->prepare(c);
         if (st != LEANDET_OK) {
             ld_fail_prefix(err, st, "%s: ", s->model->path);
             return st;
         }
+        s->ops[i].folded = c->n_out > 0;
+        for (int k = 0; k < c->n_out; k++)
+            s->ops[i].folded &= c->out[k]->is_const;
         for (int k = 0; k < c->n_out; k++) {
             ld_tensor *t = c->out[k];
+            if (t->is_const)
+                continue; /* folded: data and bytes set by prepare */
             size_t es = leandet_dtype_size(t->type);
             size_t n = ld_shape_count(&t->shape);
             if (es == 0 || (n && es > SIZE_MAX / n))
@@ -221,7 +229,9 @@ leandet_status leandet_session_create(const leandet_model *model, const leandet_
     if (options) {
         s->alloc.limit = options->max_memory;
         s->keep_all = options->keep_all_tensors;
+        s->backend = options->backend == LEANDET_BACKEND_REFERENCE ? LD_BACKEND_REFERENCE : LD_BACKEND_AUTO;
     }
+    int threads = options && options->threads > 1 ? options->threads : 1;
     const ld_model_desc *d = &model->desc;
     leandet_status st = LEANDET_OK;
     s->tensors = ld_calloc(&s->alloc, d->n_tensors ? (size_t)d->n_tensors : 1, sizeof *s->tensors);
@@ -230,6 +240,8 @@ leandet_status leandet_session_create(const leandet_model *model, const leandet_
         st = ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: out of memory creating a session", model->path);
     if (st == LEANDET_OK)
         st = find_kernels(s, err);
+    if (st == LEANDET_OK && threads > 1)
+        st = ld_pool_create(threads, NULL, 0, &s->alloc, &s->pool, err);
     if (st == LEANDET_OK) {
         init_tensors(s);
         st = wire_ops(s, err);
@@ -259,10 +271,13 @@ leandet_status leandet_session_invoke(leandet_session *s, leandet_error *err)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_session_invoke: session is NULL");
     const ld_model_desc *d = &s->model->desc;
     for (int i = 0; i < d->n_ops; i++) {
+        if (s->ops[i].folded)
+            continue;
         ld_op_ctx *c = &s->ops[i].ctx;
         c->scratch = s->scratch;
         c->scratch_bytes = s->scratch_bytes;
         c->err = err;
+        c->pool = s->pool;
         leandet_status st = s->ops[i].kernel->eval(c);
         c->err = NULL;
         if (st != LEANDET_OK)

@@ -4,10 +4,13 @@
 
 #include "kernels/kernel.h"
 #include "runtime/model_internal.h"
+#include "runtime/threadpool.h"
 
 typedef struct ld_op_slot {
     ld_op_ctx ctx;
-    const ld_kernel *kernel;
+    const ld_kernel *kernel;   /* chosen in prepare: optimized or reference */
+    const char *isa;           /* "ref" or the optimized kernel's ISA */
+    int folded;                /* prepare computed the outputs: no eval */
 } ld_op_slot;
 
 struct leandet_session {
@@ -21,6 +24,8 @@ struct leandet_session {
     uint8_t *scratch;          /* largest scratch any op asked for */
     size_t scratch_bytes;
     int keep_all;              /* debugging: no arena sharing */
+    ld_backend backend;
+    ld_pool *pool;             /* NULL: single-threaded */
     size_t naive_bytes;        /* sum of all activation tensors, for reporting */
 };
 

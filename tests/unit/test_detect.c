@@ -131,7 +131,7 @@ static void pp_init(pp *r, const fopt *o, int no, const float *boxes, const floa
     r->op.custom_options = o ? r->opts : NULL;
     r->op.custom_options_bytes = o ? flex_build(r->opts, o, no) : 0;
     ld_alloc_init(&r->al, NULL);
-    r->c = (ld_op_ctx){ &r->op, 7, 3, 4, r->pin, r->pout, NULL, 0, NULL, &r->al, &r->err };
+    r->c = (ld_op_ctx){ &r->op, 7, 3, 4, r->pin, r->pout, NULL, 0, NULL, &r->al, &r->err, NULL };
 }
 
 static void pp_quantize(pp *r, int i, ld_dtype type, const void *data, float scale, int32_t zp)
