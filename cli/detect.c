@@ -31,6 +31,9 @@ static const char usage[] =
     "                       family's: 0.45 YOLO, 0.3 MediaPipe; the SSD op has its own)\n"
     "  --max-detections N   at most N detections per image (default 100)\n"
     "  --decoder D          auto|postprocess|blazeface|yolov5|yolov8 (default auto: from the outputs)\n"
+    "  --anchors SPEC       MediaPipe anchors for raw SSD heads: a preset (blazeface-128,\n"
+    "                       blazeface-full-192, palm-192, pose-224) or key=value list, e.g.\n"
+    "                       strides=8:16:16:16,min_scale=0.1484375,max_scale=0.75,fixed_size=1\n"
     "  --resize R           auto|stretch|letterbox (default auto: letterbox for YOLO, else stretch)\n"
     "  --max-memory BYTES   refuse to run if the session needs more (K/M/G suffixes)\n"
     "  --draw OUT           write an annotated image (.png or .jpg); with several images OUT is a\n"
@@ -185,6 +188,8 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
         } else if (ld_args_opt(&a, "--decoder")) {
             if (parse_choice(&a, "--decoder", decoders, 5, &choice))
                 o->det.decoder = (leandet_decoder)choice;
+        } else if (ld_args_opt(&a, "--anchors")) {
+            o->det.anchors = a.value;
         } else if (ld_args_opt(&a, "--resize")) {
             if (parse_choice(&a, "--resize", resizes, 3, &choice))
                 o->det.resize = (leandet_resize_mode)choice;

@@ -190,6 +190,10 @@ typedef struct leandet_detect_options {
                                 (the default): the decoder's convention, 0.45 for YOLO
                                 as Ultralytics, the MediaPipe graph's value (0.3) */
     int max_detections;      /* cap on returned detections (default 100) */
+    const char *anchors;     /* MediaPipe anchor parameters for the BLAZEFACE decoder:
+                                a preset name or "key=value,..." (see src/detect/
+                                anchor_spec.h); NULL: the preset matching the model.
+                                Borrowed: used during leandet_detector_create only. */
 } leandet_detect_options;
 
 /* Fill *o with the defaults above (decoder and resize AUTO). */

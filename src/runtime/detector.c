@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect/anchor_spec.h"
 #include "detect/detect.h"
 #include "image/preprocess.h"
 #include "runtime/session_internal.h"
@@ -89,7 +90,18 @@ leandet_status leandet_detector_create(leandet_session *session, const leandet_d
     if (!d)
         return ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: out of memory creating a detector", session->model->path);
     d->session = session;
-    leandet_status st = ld_decoder_choose(&session->model->desc, &o, NULL, &d->cfg, err);
+    leandet_status st = LEANDET_OK;
+    ld_mediapipe_params mp;
+    if (o.anchors) {
+        const ld_model_desc *md = &session->model->desc;
+        const ld_tensor *in = md->n_inputs > 0 ? &session->tensors[md->inputs[0]] : NULL;
+        int w = in && in->shape.rank == 4 ? in->shape.d[2] : 0, h = in && in->shape.rank == 4 ? in->shape.d[1] : 0;
+        st = ld_anchor_spec_parse(o.anchors, w, h, &mp, err);
+        if (o.decoder == LEANDET_DECODER_AUTO)
+            o.decoder = LEANDET_DECODER_BLAZEFACE;
+    }
+    if (st == LEANDET_OK)
+        st = ld_decoder_choose(&session->model->desc, &o, o.anchors ? &mp : NULL, &d->cfg, err);
     if (st != LEANDET_OK)
         ld_fail_prefix(err, st, "%s: ", session->model->path);
     if (st == LEANDET_OK)

@@ -890,7 +890,7 @@ static void check_choice(const char *file, leandet_decoder kind, int n_boxes, in
         return;
     }
     ld_decoder_cfg cfg;
-    leandet_detect_options opt = { LEANDET_DECODER_AUTO, LEANDET_RESIZE_AUTO, 0.5f, 0.45f, 100 };
+    leandet_detect_options opt = { .decoder = LEANDET_DECODER_AUTO, .resize = LEANDET_RESIZE_AUTO, .score_threshold = 0.5f, .iou_threshold = 0.45f, .max_detections = 100 };
     leandet_status st = ld_decoder_choose(&m, &opt, NULL, &cfg, &err);
     CHECK_MSG(st == LEANDET_OK && cfg.kind == kind && cfg.num_boxes == n_boxes && cfg.num_classes == n_classes,
               "%s: status %d (%s) kind %d boxes %d classes %d", file, (int)st, st ? err.message : "", (int)cfg.kind,
