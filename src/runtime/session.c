@@ -1,31 +1,39 @@
-/* A session: tensors shaped by the kernels' prepare, one arena planned and
- * allocated once, then invoke runs the op table without allocating. */
-#include <stdlib.h>
+/* A session in three steps:
+ *   prepare  tensors, kernel selection, kernel prepare (small allocations,
+ *            per-op state, folded weights);
+ *   plan     lifetimes, in-place aliasing, arena offsets, the byte
+ *            breakdown, checked against the budget (nothing big exists yet);
+ *   allocate the arena and scratch once, then the worker threads.
+ * Invoke then runs the op table without allocating. */
 #include <string.h>
 
-#include "graph/planner.h"
+#include "graph/budget.h"
 #include "runtime/session_internal.h"
 
-static void session_free(leandet_session *s)
+static void free_arena(leandet_session *s)
 {
-    if (s->ops) {
-        for (int i = 0; i < s->model->desc.n_ops; i++)
-            ld_free(&s->alloc, s->ops[i].ctx.state);
-    }
-    ld_free(&s->alloc, s->ops);
-    ld_free(&s->alloc, s->io);
-    ld_free(&s->alloc, s->tensors);
     ld_free(&s->alloc, s->arena);
     ld_free(&s->alloc, s->scratch);
-    ld_pool_destroy(s->pool);
+    s->arena = NULL;
+    s->scratch = NULL;
 }
 
 void leandet_session_destroy(leandet_session *s)
 {
     if (!s)
         return;
-    session_free(s);
-    free(s);
+    ld_pool_destroy(s->pool);
+    free_arena(s);
+    if (s->ops) {
+        for (int i = 0; i < s->model->desc.n_ops; i++)
+            ld_free(&s->alloc, s->ops[i].ctx.state);
+    }
+    ld_arena_plan_free(&s->plan, &s->alloc);
+    ld_free(&s->alloc, s->ops);
+    ld_free(&s->alloc, s->io);
+    ld_free(&s->alloc, s->tensors);
+    ld_alloc a = s->alloc; /* the session's own block is accounted in it */
+    ld_free(&a, s);
 }
 
 static leandet_status find_kernels(leandet_session *s, leandet_error *err)
@@ -46,7 +54,7 @@ static leandet_status find_kernels(leandet_session *s, leandet_error *err)
     return LEANDET_OK;
 }
 
-static void init_tensors(leandet_session *s)
+static leandet_status init_tensors(leandet_session *s, leandet_error *err)
 {
     const ld_model_desc *d = &s->model->desc;
     for (int i = 0; i < d->n_tensors; i++) {
@@ -60,6 +68,21 @@ static void init_tensors(leandet_session *s)
         t->data = (void *)td->data; /* constant: kernels never write inputs */
         t->bytes = td->data ? td->data_bytes : ld_shape_count(&td->shape) * leandet_dtype_size(td->type);
     }
+    /* Batch N: every input's dimension 0 becomes N; prepare carries it
+     * through the graph (or refuses where a constant shape cannot follow). */
+    for (int k = 0; s->batch > 1 && k < d->n_inputs; k++) {
+        ld_tensor *t = &s->tensors[d->inputs[k]];
+        if (t->shape.rank < 1 || t->shape.d[0] != 1)
+            return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "%s: input %d '%s' has no batch dimension of 1 to set to %d",
+                           s->model->path, k, t->desc->name, s->batch);
+        t->shape.d[0] = s->batch;
+        size_t n = ld_shape_count(&t->shape), es = leandet_dtype_size(t->type);
+        if (es && n > SIZE_MAX / es)
+            return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: batch %d makes input %d too large", s->model->path,
+                           s->batch, k);
+        t->bytes = n * es;
+    }
+    return LEANDET_OK;
 }
 
 static leandet_status wire_ops(leandet_session *s, leandet_error *err)
@@ -89,38 +112,50 @@ static leandet_status wire_ops(leandet_session *s, leandet_error *err)
     return LEANDET_OK;
 }
 
+static leandet_status size_outputs(leandet_session *s, ld_op_ctx *c, leandet_error *err)
+{
+    for (int k = 0; k < c->n_out; k++) {
+        ld_tensor *t = c->out[k];
+        if (t->is_const)
+            continue; /* folded: data and bytes set by prepare */
+        size_t es = leandet_dtype_size(t->type);
+        size_t n = ld_shape_count(&t->shape);
+        if (es == 0 || (n && es > SIZE_MAX / n))
+            return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "%s: op %d output '%s' has unsupported type %s or size",
+                           s->model->path, c->index, t->desc->name, leandet_dtype_name(t->type));
+        t->bytes = n * es;
+    }
+    return LEANDET_OK;
+}
+
 static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
 {
     const ld_model_desc *d = &s->model->desc;
     for (int i = 0; i < d->n_ops; i++) {
-        ld_op_ctx *c = &s->ops[i].ctx;
+        ld_op_slot *slot = &s->ops[i];
+        ld_op_ctx *c = &slot->ctx;
         c->alloc = &s->alloc;
         c->err = err;
         c->scratch_bytes = 0;
         for (int k = 0; k < c->n_out; k++)
             if (c->out[k]->is_const)
-                return ld_op_fail(c, LEANDET_ERR_MODEL, "output %d '%s' is a constant tensor", k, c->out[k]->desc->name);
+                return ld_op_fail(c, LEANDET_ERR_MODEL, "output %d '%s' is a constant tensor", k,
+                                  c->out[k]->desc->name);
         /* Inputs are shaped now: an optimized kernel may take the op. */
-        s->ops[i].kernel = ld_kernel_select(c, s->backend, &s->ops[i].isa);
-        leandet_status st = s->ops[i].kernel->prepare(c);
+        slot->kernel = ld_kernel_select(c, s->backend, &slot->isa);
+        size_t before = s->alloc.current;
+        leandet_status st = slot->kernel->prepare(c);
+        slot->state_bytes = s->alloc.current - before;
         if (st != LEANDET_OK) {
             ld_fail_prefix(err, st, "%s: ", s->model->path);
             return st;
         }
-        s->ops[i].folded = c->n_out > 0;
+        slot->folded = c->n_out > 0;
         for (int k = 0; k < c->n_out; k++)
-            s->ops[i].folded &= c->out[k]->is_const;
-        for (int k = 0; k < c->n_out; k++) {
-            ld_tensor *t = c->out[k];
-            if (t->is_const)
-                continue; /* folded: data and bytes set by prepare */
-            size_t es = leandet_dtype_size(t->type);
-            size_t n = ld_shape_count(&t->shape);
-            if (es == 0 || (n && es > SIZE_MAX / n))
-                return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "%s: op %d output '%s' has unsupported type %s or size",
-                               s->model->path, i, t->desc->name, leandet_dtype_name(t->type));
-            t->bytes = n * es;
-        }
+            slot->folded &= c->out[k]->is_const;
+        st = size_outputs(s, c, err);
+        if (st != LEANDET_OK)
+            return st;
         if (c->scratch_bytes > s->scratch_bytes)
             s->scratch_bytes = c->scratch_bytes;
         c->alloc = NULL;
@@ -129,146 +164,223 @@ static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
     return LEANDET_OK;
 }
 
-/* Lifetimes: a tensor exists from the op that writes it (graph inputs: from
- * the start) to the last op that reads it (graph outputs: to the end). */
+/* Reshape-like ops run by the reference kernel skip their copy when the
+ * output shares the input's bytes; other kernels are not asked to. */
 static leandet_status plan(leandet_session *s, leandet_error *err)
 {
     const ld_model_desc *d = &s->model->desc;
-    int n = d->n_tensors;
-    ld_plan_item *items = ld_calloc(&s->alloc, (size_t)n, sizeof *items);
-    int *order = ld_calloc(&s->alloc, (size_t)n, sizeof *order);
-    int *which = ld_calloc(&s->alloc, (size_t)n, sizeof *which);
-    if (!items || !order || !which) {
-        ld_free(&s->alloc, items);
-        ld_free(&s->alloc, order);
-        ld_free(&s->alloc, which);
-        return ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: out of memory planning %d tensors", s->model->path, n);
+    uint8_t *may_alias = ld_calloc(&s->alloc, d->n_ops ? (size_t)d->n_ops : 1, 1);
+    if (!may_alias)
+        return ld_fail(err, s->alloc.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY,
+                       "%s: out of memory planning %d ops", s->model->path, d->n_ops);
+    for (int i = 0; i < d->n_ops; i++)
+        may_alias[i] = ld_op_is_reshape_like(d->ops[i].builtin) && !s->ops[i].folded &&
+                       strcmp(s->ops[i].isa, "ref") == 0;
+    ld_plan_config cfg = {s->keep_all, s->opt.no_inplace, may_alias};
+    leandet_status st = ld_arena_plan_build(d, s->tensors, &cfg, &s->alloc, s->model->path, &s->plan, err);
+    ld_free(&s->alloc, may_alias);
+    if (st == LEANDET_OK) {
+        s->arena_bytes = s->plan.arena_bytes;
+        s->naive_bytes = s->plan.naive_bytes;
     }
-    for (int i = 0; i < n; i++) {
-        items[i].first = -2; /* unused */
-        items[i].last = -2;
-    }
-    for (int k = 0; k < d->n_inputs; k++)
-        items[d->inputs[k]].first = -1;
-    for (int i = 0; i < d->n_ops; i++) {
-        const ld_op_desc *op = &d->ops[i];
-        for (int k = 0; k < op->n_outputs; k++)
-            if (items[op->outputs[k]].first == -2)
-                items[op->outputs[k]].first = i;
-        for (int k = 0; k < op->n_inputs; k++)
-            if (op->inputs[k] >= 0)
-                items[op->inputs[k]].last = i;
-    }
-    /* Graph inputs and outputs live for the whole invoke: the caller's input
-     * stays intact (it can be dumped or reused), outputs are read after. */
-    for (int k = 0; k < d->n_inputs; k++)
-        items[d->inputs[k]].last = d->n_ops;
-    for (int k = 0; k < d->n_outputs; k++)
-        items[d->outputs[k]].last = d->n_ops;
-    int m = 0;
-    leandet_status st = LEANDET_OK;
-    s->naive_bytes = 0;
-    for (int i = 0; i < n && st == LEANDET_OK; i++) {
-        ld_tensor *t = &s->tensors[i];
-        if (t->is_const)
-            continue;
-        if (items[i].first == -2) {
-            if (items[i].last != -2)
-                st = ld_fail(err, LEANDET_ERR_MODEL, "%s: tensor %d '%s' is read by op %d but no op writes it and it is not an input",
-                             s->model->path, i, t->desc->name, items[i].last);
-            continue;
-        }
-        if (items[i].last < items[i].first)
-            items[i].last = items[i].first; /* written, never read: still needs room */
-        items[m] = items[i];
-        items[m].size = t->bytes;
-        which[m++] = i;
-        s->naive_bytes += t->bytes;
-    }
-    if (st != LEANDET_OK) {
-        ld_free(&s->alloc, items);
-        ld_free(&s->alloc, order);
-        ld_free(&s->alloc, which);
-        return st;
-    }
-    if (s->keep_all) {
-        for (int k = 0; k < m; k++) { /* whole-run lifetimes: nothing shares bytes */
-            items[k].first = -1;
-            items[k].last = d->n_ops;
-        }
-    }
-    s->arena_bytes = ld_plan_arena(items, m, order);
+    return st;
+}
+
+leandet_status leandet_session_acquire(leandet_session *s, leandet_error *err)
+{
+    if (!s)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_session_acquire: session is NULL");
+    if (s->arena)
+        return LEANDET_OK;
     s->arena = ld_malloc(&s->alloc, s->arena_bytes ? s->arena_bytes : 1);
-    if (s->scratch_bytes)
+    if (s->arena && s->scratch_bytes)
         s->scratch = ld_malloc(&s->alloc, s->scratch_bytes);
     if (!s->arena || (s->scratch_bytes && !s->scratch)) {
-        st = s->alloc.limit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY;
-        ld_fail(err, st, "%s: cannot allocate the arena (%zu bytes) and scratch (%zu bytes)%s", s->model->path,
-                s->arena_bytes, s->scratch_bytes, s->alloc.limit ? " within the memory budget" : "");
-    } else {
-        for (int k = 0; k < m; k++)
-            s->tensors[which[k]].data = s->arena + items[k].offset;
+        free_arena(s);
+        leandet_status st = s->alloc.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY;
+        return ld_fail(err, st, "%s: cannot allocate the arena (%zu bytes) and scratch (%zu bytes)%s", s->model->path,
+                       s->arena_bytes, s->scratch_bytes, s->alloc.limit_hit ? " within the memory budget" : "");
     }
-    ld_free(&s->alloc, items);
-    ld_free(&s->alloc, order);
-    ld_free(&s->alloc, which);
+    const ld_model_desc *d = &s->model->desc;
+    for (int t = 0; t < d->n_tensors; t++)
+        if (s->plan.item_of[t] >= 0)
+            s->tensors[t].data = s->arena + s->plan.items[s->plan.item_of[t]].offset;
+    return LEANDET_OK;
+}
+
+void leandet_session_release(leandet_session *s)
+{
+    if (!s || !s->arena)
+        return;
+    free_arena(s);
+    const ld_model_desc *d = &s->model->desc;
+    for (int t = 0; t < d->n_tensors; t++)
+        if (s->plan.item_of[t] >= 0)
+            s->tensors[t].data = NULL;
+}
+
+/* Everything up to and including the plan. */
+static leandet_status prepare_and_plan(leandet_session *s, leandet_error *err)
+{
+    const ld_model_desc *d = &s->model->desc;
+    leandet_status st = LEANDET_OK;
+    s->tensors = ld_calloc(&s->alloc, d->n_tensors ? (size_t)d->n_tensors : 1, sizeof *s->tensors);
+    s->ops = ld_calloc(&s->alloc, d->n_ops ? (size_t)d->n_ops : 1, sizeof *s->ops);
+    if (!s->tensors || !s->ops)
+        st = ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: out of memory creating a session", s->model->path);
+    if (st == LEANDET_OK)
+        st = find_kernels(s, err);
+    if (st == LEANDET_OK)
+        st = init_tensors(s, err);
+    if (st == LEANDET_OK)
+        st = wire_ops(s, err);
+    if (st == LEANDET_OK)
+        st = prepare_ops(s, err);
+    if (st == LEANDET_OK)
+        st = plan(s, err);
+    return st;
+}
+
+static leandet_status check_options(const leandet_model *model, const leandet_session_options *o, leandet_error *err)
+{
+    if (o->threads < 0 || o->threads > LD_POOL_MAX_THREADS)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: %d threads: must be 1..%d", model->path, o->threads,
+                       LD_POOL_MAX_THREADS);
+    if (o->batch < 0 || o->n_cpus < 0 || (o->n_cpus > 0 && !o->cpus))
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: invalid batch %d or CPU list (%d CPUs)", model->path, o->batch,
+                       o->n_cpus);
+    if (o->alloc && (!o->alloc->alloc || !o->alloc->free))
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: the allocator needs both alloc and free", model->path);
+    return LEANDET_OK;
+}
+
+/* A refused plan: the report (with cheaper alternatives) and the message. */
+static leandet_status refuse(const leandet_model *model, const leandet_session_options *o, leandet_plan_report *r,
+                             leandet_error *err)
+{
+    ld_plan_suggest(model, o, r);
+    if (o->report)
+        *o->report = *r;
+    return ld_budget_refusal(model, r, err);
+}
+
+/* The budget ran out before the plan was complete (the process, model and
+ * images leave too little, or prepare itself hit the limit): plan again
+ * without the limit, only to report the full breakdown, then refuse. */
+static leandet_status refuse_unplanned(const leandet_model *model, const leandet_session_options *o,
+                                       leandet_error *err)
+{
+    leandet_plan_report r = {0};
+    leandet_session_options po = *o;
+    po.max_memory = 0;
+    po.report = &r;
+    leandet_session *p = NULL;
+    leandet_status st = ld_session_build(model, &po, LD_BUILD_PLAN, &p, err);
+    leandet_session_destroy(p);
+    if (st != LEANDET_OK)
+        return st;
+    r.max_memory = o->max_memory;
+    ld_report_total(&r);
+    r.fits = 0; /* prepare alone did not fit, whatever the rounding of the total says */
+    return refuse(model, o, &r, err);
+}
+
+leandet_status ld_session_build(const leandet_model *model, const leandet_session_options *options,
+                                ld_build_mode mode, leandet_session **out, leandet_error *err)
+{
+    if (!model || !out)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_session_create: model and out must not be NULL");
+    *out = NULL;
+    leandet_session_options o = {0};
+    if (options)
+        o = *options;
+    leandet_status st = check_options(model, &o, err);
+    if (st != LEANDET_OK)
+        return st;
+    int threads = o.threads > 1 ? o.threads : 1;
+    ld_alloc a;
+    ld_alloc_init(&a, o.alloc);
+    size_t outside = ld_session_outside_bytes(model, &o, threads);
+    if (o.max_memory && mode != LD_BUILD_PLAN) {
+        /* Prepare's own allocations stay within what the budget leaves. */
+        if (outside >= o.max_memory)
+            return refuse_unplanned(model, &o, err); /* hopeless before the first byte */
+        a.limit = o.max_memory - outside;
+    }
+    leandet_session *s = ld_calloc(&a, 1, sizeof *s);
+    if (!s)
+        return ld_fail(err, a.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY,
+                       "%s: out of memory creating a session", model->path);
+    s->alloc = a; /* from here on the session's block is accounted in s->alloc */
+    s->model = model;
+    s->opt = o;
+    s->opt.report = NULL;
+    s->keep_all = o.keep_all_tensors;
+    s->backend = o.backend == LEANDET_BACKEND_REFERENCE ? LD_BACKEND_REFERENCE : LD_BACKEND_AUTO;
+    s->threads = threads;
+    s->batch = o.batch > 1 ? o.batch : 1;
+    st = prepare_and_plan(s, err);
+    if (st != LEANDET_OK && s->alloc.limit_hit) {
+        leandet_session_destroy(s); /* whatever failed first, the cause is the budget */
+        return refuse_unplanned(model, &o, err);
+    }
+    if (st != LEANDET_OK) {
+        leandet_session_destroy(s);
+        return st;
+    }
+    if (mode == LD_BUILD_FULL) {
+        st = ld_session_commit(s, o.report, err); /* destroys s on failure */
+        if (st != LEANDET_OK)
+            return st;
+    } else if (o.report) {
+        ld_session_report(s, o.report);
+    }
+    *out = s;
+    return LEANDET_OK;
+}
+
+leandet_status ld_session_commit(leandet_session *s, leandet_plan_report *report, leandet_error *err)
+{
+    leandet_plan_report r;
+    ld_session_report(s, &r);
+    if (report)
+        *report = r;
+    if (!r.fits) {
+        const leandet_model *model = s->model;
+        leandet_session_options o = s->opt;
+        o.report = report;
+        leandet_session_destroy(s); /* free prepare's memory before re-planning alternatives */
+        return refuse(model, &o, &r, err);
+    }
+    if (s->opt.max_memory) {
+        size_t outside = ld_session_outside_bytes(s->model, &s->opt, s->threads);
+        s->alloc.limit = outside < s->opt.max_memory ? s->opt.max_memory - outside : 1;
+    }
+    leandet_status st = leandet_session_acquire(s, err);
+    if (st == LEANDET_OK && s->threads > 1)
+        st = ld_pool_create(s->threads, s->opt.cpus, s->opt.n_cpus, &s->alloc, &s->pool, err);
+    if (st != LEANDET_OK)
+        leandet_session_destroy(s);
     return st;
 }
 
 leandet_status leandet_session_create(const leandet_model *model, const leandet_session_options *options,
                                       leandet_session **out, leandet_error *err)
 {
-    if (!model || !out)
-        return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_session_create: model and out must not be NULL");
-    *out = NULL;
-    leandet_session *s = calloc(1, sizeof *s);
-    if (!s)
-        return ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: out of memory creating a session", model->path);
-    s->model = model;
-    ld_alloc_init(&s->alloc, options ? options->alloc : NULL);
-    if (options) {
-        s->alloc.limit = options->max_memory;
-        s->keep_all = options->keep_all_tensors;
-        s->backend = options->backend == LEANDET_BACKEND_REFERENCE ? LD_BACKEND_REFERENCE : LD_BACKEND_AUTO;
-    }
-    int threads = options && options->threads > 1 ? options->threads : 1;
-    const ld_model_desc *d = &model->desc;
-    leandet_status st = LEANDET_OK;
-    s->tensors = ld_calloc(&s->alloc, d->n_tensors ? (size_t)d->n_tensors : 1, sizeof *s->tensors);
-    s->ops = ld_calloc(&s->alloc, d->n_ops ? (size_t)d->n_ops : 1, sizeof *s->ops);
-    if (!s->tensors || !s->ops)
-        st = ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: out of memory creating a session", model->path);
-    if (st == LEANDET_OK)
-        st = find_kernels(s, err);
-    if (st == LEANDET_OK && threads > 1)
-        st = ld_pool_create(threads, NULL, 0, &s->alloc, &s->pool, err);
-    if (st == LEANDET_OK) {
-        init_tensors(s);
-        st = wire_ops(s, err);
-    }
-    if (st == LEANDET_OK)
-        st = prepare_ops(s, err);
-    if (st == LEANDET_OK)
-        st = plan(s, err);
-    if (st != LEANDET_OK && s->alloc.limit_hit) {
-        /* Whatever failed first, the cause is the budget: say so with the numbers known. */
-        st = ld_fail(err, LEANDET_ERR_BUDGET,
-                     "%s: does not fit the memory budget of %zu bytes: already allocated %zu, arena %zu, scratch %zu "
-                     "(naive sum of activations %zu); raise --max-memory or use a smaller model",
-                     model->path, s->alloc.limit, s->alloc.current, s->arena_bytes, s->scratch_bytes, s->naive_bytes);
-    }
-    if (st != LEANDET_OK) {
-        leandet_session_destroy(s);
-        return st;
-    }
-    *out = s;
-    return LEANDET_OK;
+    return ld_session_build(model, options, LD_BUILD_FULL, out, err);
 }
 
 leandet_status leandet_session_invoke(leandet_session *s, leandet_error *err)
 {
     if (!s)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_session_invoke: session is NULL");
+    if (!s->arena) {
+        /* Released between bursts: take the arena back (inputs were lost
+         * with it, so the caller filled them after leandet_session_input). */
+        leandet_status st = leandet_session_acquire(s, err);
+        if (st != LEANDET_OK)
+            return st;
+    }
     const ld_model_desc *d = &s->model->desc;
     for (int i = 0; i < d->n_ops; i++) {
         if (s->ops[i].folded)
@@ -300,6 +412,8 @@ static ld_tensor *io_tensor(const leandet_session *s, int index, int output)
 void *leandet_session_input(leandet_session *s, int index, size_t *bytes)
 {
     ld_tensor *t = io_tensor(s, index, 0);
+    if (t && !s->arena && leandet_session_acquire(s, NULL) != LEANDET_OK)
+        t = NULL;
     if (bytes)
         *bytes = t ? t->bytes : 0;
     return t ? t->data : NULL;

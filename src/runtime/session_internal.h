@@ -1,7 +1,9 @@
-/* Session internals, shared by the session and the detection front end. */
+/* Session internals, shared by the session, its plan report, the detection
+ * front end and the CLI's planning tools. */
 #ifndef LD_RUNTIME_SESSION_INTERNAL_H
 #define LD_RUNTIME_SESSION_INTERNAL_H
 
+#include "graph/plan.h"
 #include "kernels/kernel.h"
 #include "runtime/model_internal.h"
 #include "runtime/threadpool.h"
@@ -11,6 +13,7 @@ typedef struct ld_op_slot {
     const ld_kernel *kernel;   /* chosen in prepare: optimized or reference */
     const char *isa;           /* "ref" or the optimized kernel's ISA */
     int folded;                /* prepare computed the outputs: no eval */
+    size_t state_bytes;        /* what prepare allocated for this op (c->state) */
 } ld_op_slot;
 
 struct leandet_session {
@@ -19,7 +22,7 @@ struct leandet_session {
     ld_tensor *tensors;        /* one per model tensor */
     ld_op_slot *ops;           /* in execution order */
     ld_tensor **io;            /* backing store of every ctx.in / ctx.out array */
-    uint8_t *arena;            /* planned activations */
+    uint8_t *arena;            /* planned activations; NULL while released */
     size_t arena_bytes;
     uint8_t *scratch;          /* largest scratch any op asked for */
     size_t scratch_bytes;
@@ -27,6 +30,38 @@ struct leandet_session {
     ld_backend backend;
     ld_pool *pool;             /* NULL: single-threaded */
     size_t naive_bytes;        /* sum of all activation tensors, for reporting */
+    ld_arena_plan plan;        /* offsets of every arena tensor, kept to re-acquire */
+    leandet_session_options opt; /* as created (report pointer cleared) */
+    int threads, batch;        /* as configured, >= 1 */
 };
+
+/* How far ld_session_build goes. */
+typedef enum ld_build_mode {
+    LD_BUILD_FULL = 0,  /* prepare (within the budget), plan, check, allocate: leandet_session_create */
+    LD_BUILD_PLAN,      /* prepare and plan without any limit; never refuses (leandet plan, suggestions) */
+    LD_BUILD_STAGED     /* prepare (within the budget) and plan; the caller may adjust the
+                           caller-declared bytes in s->opt, then ld_session_commit */
+} ld_build_mode;
+
+/* Create a session up to `mode`. A planned session has no arena, scratch
+ * or worker threads. */
+leandet_status ld_session_build(const leandet_model *model, const leandet_session_options *options,
+                                ld_build_mode mode, leandet_session **out, leandet_error *err);
+/* Check a planned session against its budget (refusal: message with the
+ * breakdown and cheaper alternatives, report to s->opt.report's original
+ * pointer), then allocate the arena, scratch and threads. On failure the
+ * session is destroyed. */
+leandet_status ld_session_commit(leandet_session *s, leandet_plan_report *report, leandet_error *err);
+
+/* The report of a built session (runtime/plan.c). */
+void ld_session_report(const leandet_session *s, leandet_plan_report *r);
+/* Bytes of the report's categories that the session's allocator does not
+ * hold: what its allocation limit leaves out of max_memory. */
+size_t ld_session_outside_bytes(const leandet_model *model, const leandet_session_options *o, int threads);
+/* Fill the cheaper totals of a report that does not fit (re-plans the model
+ * with other options; allocations are freed before returning). */
+void ld_plan_suggest(const leandet_model *model, const leandet_session_options *o, leandet_plan_report *r);
+/* LEANDET_ERR_BUDGET with "<model>: needs X, over the budget ...: breakdown; would fit: ..." */
+leandet_status ld_budget_refusal(const leandet_model *model, const leandet_plan_report *r, leandet_error *err);
 
 #endif
