@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "args.h"
+#include "budget.h"
 #include "commands.h"
 #include "detect/labels.h"
 #include "image/draw.h"
@@ -35,11 +36,13 @@ static const char usage[] =
     "                       blazeface-full-192, palm-192, pose-224) or key=value list, e.g.\n"
     "                       strides=8:16:16:16,min_scale=0.1484375,max_scale=0.75,fixed_size=1\n"
     "  --resize R           auto|stretch|letterbox (default auto: letterbox for YOLO, else stretch)\n"
-    "  --max-memory BYTES   refuse to run if the session needs more (K/M/G suffixes)\n"
     "  --draw OUT           write an annotated image (.png or .jpg); with several images OUT is a\n"
     "                       directory and each image is written as OUT/<name>.png\n"
     "  --dump-input DIR     write the exact input tensor fed to the model as DIR/<image name>.raw\n"
     "  --dump-output DIR    write the output tensors as DIR/<image name>/output_<i>.raw + outputs.json\n"
+    "budget ('leandet plan' predicts the same numbers):\n"
+    "%s"
+    "  An image that does not fit the memory the rest of the run leaves fails alone.\n"
     "\n"
     "exit codes: 0 all images done, 1 error (model, or every image failed), 2 usage error,\n"
     "            3 budget refused, 4 some images failed while others succeeded\n";
@@ -47,7 +50,7 @@ static const char usage[] =
 typedef struct detect_opts {
     const char *model, *labels, *draw, *dump_input, *dump_output;
     leandet_detect_options det;
-    size_t max_memory;
+    ld_budget_opts budget;
 } detect_opts;
 
 static int parse_choice(ld_args *a, const char *opt, const char *const *names, int n, int *out)
@@ -118,12 +121,15 @@ static void print_result(const char *image, const leandet_image *img, const lean
 
 /* One image: 0 on success, -1 on failure (already reported). */
 static int run_image(const detect_opts *o, leandet_session *s, leandet_detector *det, const ld_labels *labels,
-                     const char *path, int many, leandet_detection *dets, int cap)
+                     const char *path, int many, leandet_detection *dets, int cap, const ld_image_cost *cost,
+                     size_t allowance)
 {
     leandet_error err = {0};
     leandet_image img = {0};
     int count = 0, rc = -1;
-    if (leandet_image_load(path, &img, &err) != LEANDET_OK ||
+    if ((cost->need > allowance &&
+         ld_budget_image_refusal(path, cost, allowance, o->budget.max_memory, &err) != LEANDET_OK) ||
+        leandet_image_load(path, &img, &err) != LEANDET_OK ||
         leandet_detector_run(det, &img, dets, cap, &count, &err) != LEANDET_OK) {
         print_error_line(path, err.message);
         goto done;
@@ -164,6 +170,7 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
     ld_args a;
     ld_args_init(&a, argc, argv);
     memset(o, 0, sizeof *o);
+    ld_budget_init(&o->budget);
     leandet_detect_options_default(&o->det);
     *images = calloc((size_t)argc + 1, sizeof **images);
     *n_images = 0;
@@ -173,7 +180,7 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
     while (ld_args_more(&a)) {
         const char *pos;
         if (ld_args_flag(&a, "--help") || ld_args_flag(&a, "-h")) {
-            fputs(usage, stdout);
+            printf(usage, ld_budget_usage);
             return -1;
         } else if (ld_args_opt(&a, "--model")) {
             o->model = a.value;
@@ -193,8 +200,7 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
         } else if (ld_args_opt(&a, "--resize")) {
             if (parse_choice(&a, "--resize", resizes, 3, &choice))
                 o->det.resize = (leandet_resize_mode)choice;
-        } else if (ld_args_opt(&a, "--max-memory")) {
-            ld_parse_bytes(&a, "--max-memory", &o->max_memory);
+        } else if (ld_budget_parse(&a, &o->budget)) {
         } else if (ld_args_opt(&a, "--draw")) {
             o->draw = a.value;
         } else if (ld_args_opt(&a, "--dump-input")) {
@@ -211,6 +217,15 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
         ld_usage_error(&a, "--model is required");
     if (!a.error && *n_images == 0)
         ld_usage_error(&a, "no image given");
+    if (!a.error && o->budget.batch > 1)
+        ld_usage_error(&a, "--batch %d: detect decodes one image per invoke; plan larger batches with "
+                           "'leandet plan --batch'", o->budget.batch);
+    o->budget.batch = 1;
+    if (!a.error) {
+        int brc = ld_budget_resolve(&o->budget, "detect");
+        if (brc != 0)
+            return brc;
+    }
     return a.error ? LD_EXIT_USAGE : LD_EXIT_OK;
 }
 
@@ -229,12 +244,13 @@ int ld_cmd_detect(int argc, char **argv)
     leandet_session *session = NULL;
     leandet_detector *det = NULL;
     leandet_detection *dets = NULL;
+    ld_image_cost *costs = NULL;
+    size_t allowance = SIZE_MAX;
+    leandet_plan_report report;
     ld_alloc label_alloc;
     ld_labels labels = {0};
     int have_labels = 0;
     ld_alloc_init(&label_alloc, NULL);
-    leandet_session_options so = {0};
-    so.max_memory = o.max_memory;
     rc = LD_EXIT_ERROR;
     if (o.labels) {
         if (ld_labels_load(o.labels, &label_alloc, &labels, &err) != LEANDET_OK) {
@@ -243,9 +259,22 @@ int ld_cmd_detect(int argc, char **argv)
         }
         have_labels = 1;
     }
-    if (leandet_model_open(o.model, NULL, &model, &err) != LEANDET_OK ||
-        leandet_session_create(model, &so, &session, &err) != LEANDET_OK ||
-        leandet_detector_create(session, &o.det, &det, &err) != LEANDET_OK) {
+    if (leandet_model_open(o.model, NULL, &model, &err) != LEANDET_OK) {
+        fprintf(stderr, "leandet: %s\n", err.message);
+        goto done;
+    }
+    costs = calloc((size_t)n_images, sizeof *costs);
+    if (!costs) {
+        fprintf(stderr, "leandet: out of memory\n");
+        goto done;
+    }
+    ld_run_shape run = {model, &o.det, label_alloc.current};
+    rc = ld_budget_create_session(&o.budget, &run, (const char *const *)images, n_images, o.draw != NULL, costs,
+                                  &allowance, &report, &session);
+    if (rc != LD_EXIT_OK)
+        goto done;
+    rc = LD_EXIT_ERROR;
+    if (leandet_detector_create(session, &o.det, &det, &err) != LEANDET_OK) {
         fprintf(stderr, "leandet: %s\n", err.message);
         rc = err.status == LEANDET_ERR_BUDGET ? LD_EXIT_BUDGET : LD_EXIT_ERROR;
         goto done;
@@ -260,10 +289,11 @@ int ld_cmd_detect(int argc, char **argv)
     int failed = 0;
     for (int i = 0; i < n_images; i++)
         failed += run_image(&o, session, det, have_labels ? &labels : NULL, images[i], n_images > 1, dets,
-                            o.det.max_detections) != 0;
+                            o.det.max_detections, &costs[i], allowance) != 0;
     rc = failed == 0 ? LD_EXIT_OK : (failed == n_images ? LD_EXIT_ERROR : LD_EXIT_PARTIAL);
 done:
     free(dets);
+    free(costs);
     free(images);
     leandet_detector_destroy(det);
     leandet_session_destroy(session);

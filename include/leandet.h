@@ -121,17 +121,39 @@ typedef enum leandet_backend {
 
 typedef struct leandet_session_options {
     const leandet_allocator *alloc; /* NULL: malloc */
-    size_t max_memory;              /* 0: no limit on bytes this session allocates */
+    size_t max_memory;              /* 0: no limit; else the plan's total must fit (below) */
     int threads;                    /* 0 or 1: run on the calling thread only */
     leandet_backend backend;
     int keep_all_tensors;           /* debugging: give every tensor its own bytes (no arena
                                        sharing) so all intermediates stay readable after
                                        invoke; costs the naive sum of all tensors */
+    /* --- budget: max_memory bounds the total of the plan (leandet_plan_report).
+     * The session counts what it allocates and its worker stacks; the caller
+     * adds what it holds outside the session, so that max_memory can bound
+     * a whole process (leandet's CLI does). All default to 0. */
+    int count_model;                /* 1: also count the model's mapped file and description
+                                       (leave 0 when several sessions share one model and
+                                       the caller counts it once) */
+    size_t process_bytes;           /* the process itself: leandet_process_resident_bytes()
+                                       at start plus code the run will touch */
+    size_t io_bytes;                /* result buffers, detector working memory */
+    size_t image_bytes;             /* image files and decode buffers held at once */
+    size_t pipeline_bytes;          /* drawing, encoding, queues */
+    const int *cpus;                /* optional CPU list: worker k is pinned to cpus[k % n_cpus] */
+    int n_cpus;
+    int batch;                      /* 0 or 1: the model's batch; N > 1: dimension 0 of every
+                                       input becomes N (refused if the graph cannot follow) */
+    int no_inplace;                 /* debugging: reshape-like ops copy their input instead of
+                                       sharing its bytes */
+    struct leandet_plan_report *report; /* optional: receives the plan, also when the budget
+                                       refuses it */
 } leandet_session_options;
 
 /* Prepare a session: infer shapes, plan the arena, allocate it once.
  * Refused with LEANDET_ERR_BUDGET (and a breakdown in err) if the planned
- * bytes exceed options->max_memory. */
+ * bytes exceed options->max_memory, before the arena, scratch or worker
+ * threads exist (only prepare's small allocations and folded weights were
+ * made, and are freed). */
 leandet_status leandet_session_create(const leandet_model *model,
                                       const leandet_session_options *options,
                                       leandet_session **out, leandet_error *err);
@@ -147,6 +169,76 @@ leandet_status leandet_session_invoke(leandet_session *s, leandet_error *err);
 
 /* Bytes the session holds (arena + per-op state + scratch). */
 size_t leandet_session_arena_bytes(const leandet_session *s);
+
+/* ------------------------------------------------------------------ */
+/* Memory plan and budget                                               */
+/* ------------------------------------------------------------------ */
+
+/* Where the predicted resident bytes of a run go. */
+typedef enum leandet_mem_category {
+    LEANDET_MEM_PROCESS = 0,   /* the process: code, libc, codecs (caller-declared) */
+    LEANDET_MEM_MODEL_FILE,    /* the mapped .tflite file: weights are read every invoke */
+    LEANDET_MEM_MODEL_META,    /* the parsed model description (and realigned weights) */
+    LEANDET_MEM_SESSION,       /* tensors, op table, plan: the small allocations of prepare */
+    LEANDET_MEM_FOLDED,        /* weights copied or dequantized once (constant folding) */
+    LEANDET_MEM_PACKED,        /* weights re-laid out for optimized kernels */
+    LEANDET_MEM_OP_STATE,      /* other per-op state */
+    LEANDET_MEM_ARENA,         /* activations, inputs and outputs: one planned block */
+    LEANDET_MEM_SCRATCH,       /* the largest scratch any op asked for */
+    LEANDET_MEM_IO,            /* result buffers, detector working memory (caller-declared) */
+    LEANDET_MEM_IMAGE,         /* image files and decode buffers (caller-declared) */
+    LEANDET_MEM_PIPELINE,      /* drawing, encoding, queues (caller-declared) */
+    LEANDET_MEM_THREADS,       /* worker thread stacks */
+    LEANDET_MEM_MARGIN,        /* run-to-run variation of resident pages (allocator, page
+                                  granularity, readahead of the mapped model): 3% of the
+                                  rest, at least 256 KiB, so the budget holds every run */
+    LEANDET_MEM_COUNT
+} leandet_mem_category;
+
+/* Short, static name of a category ("arena", "packed weights", ...). Never NULL. */
+const char *leandet_mem_category_name(leandet_mem_category c);
+
+typedef struct leandet_plan_report {
+    size_t bytes[LEANDET_MEM_COUNT]; /* predicted resident bytes per category */
+    size_t total_bytes;       /* their sum: the predicted peak of the run */
+    size_t max_memory;        /* the budget checked (0: none) */
+    int fits;                 /* 1: no budget, or total_bytes <= max_memory */
+    size_t arena_bytes;       /* planned arena (activations share bytes) ... */
+    size_t naive_bytes;       /* ... versus the sum of all activation tensors */
+    int peak_step;            /* op index with the most live activation bytes (-1: inputs only) */
+    size_t peak_live_bytes;   /* those bytes: a lower bound of any arena */
+    int n_ops;
+    int n_aliased;            /* tensors sharing their input's bytes in place */
+    uint64_t macs;            /* multiply-accumulates of one invoke */
+    int threads, batch;       /* as configured (>= 1) */
+    /* When the plan does not fit: totals of cheaper configurations (0: not
+     * applicable or not smaller). */
+    size_t total_reference;   /* reference kernels only: no packed weights */
+    size_t total_one_thread;  /* one thread: no worker stacks */
+    int max_batch;            /* with batch > 1: the largest batch that fits (0: none) */
+} leandet_plan_report;
+
+/* Prepare and plan a session with `options` without allocating its arena,
+ * scratch or threads, and fill *report. Returns LEANDET_OK when the plan
+ * fits options->max_memory, LEANDET_ERR_BUDGET (report filled, message with
+ * the breakdown) when it does not, another status when the model cannot be
+ * prepared. */
+leandet_status leandet_plan_model(const leandet_model *model, const leandet_session_options *options,
+                                  leandet_plan_report *report, leandet_error *err);
+
+/* The plan of a live session (as created). */
+leandet_status leandet_session_plan(const leandet_session *s, leandet_plan_report *out);
+
+/* Free the arena and scratch between bursts of work, keeping the model,
+ * kernels and plan: inputs and outputs are gone. The next
+ * leandet_session_acquire, leandet_session_input or invoke allocates them
+ * again, at the same offsets (the only allocation invoke ever makes). */
+void leandet_session_release(leandet_session *s);
+leandet_status leandet_session_acquire(leandet_session *s, leandet_error *err);
+
+/* Resident memory of the calling process now (Linux: /proc/self/statm),
+ * 0 if it cannot be read. */
+size_t leandet_process_resident_bytes(void);
 
 /* ------------------------------------------------------------------ */
 /* Images                                                               */
@@ -225,6 +317,131 @@ leandet_status leandet_detector_run(leandet_detector *d, const leandet_image *im
 leandet_decoder leandet_detector_decoder(const leandet_detector *d);
 leandet_resize_mode leandet_detector_resize(const leandet_detector *d);
 const char *leandet_decoder_name(leandet_decoder k);
+
+/* ------------------------------------------------------------------ */
+/* Pipeline: many inputs, in order                                      */
+/* ------------------------------------------------------------------ */
+
+/* A throughput pipeline over one model:
+ *   submit -> decode workers (decode, scaled JPEG decode, preprocess into a
+ *   fixed pool of input-tensor slots) -> inference workers (one session and
+ *   detector each, all sharing the model) -> results in submission order.
+ * Every buffer (slots, decode buffers, sessions) is allocated by
+ * leandet_pipeline_create; running allocates nothing in leandet itself
+ * (the image codecs keep small per-image working state). Memory is
+ * therefore flat and known up front: leandet_pipeline_memory_bytes.
+ *
+ * A slot holds an input from its submission until its result has been
+ * delivered, so at most `slots` inputs are in flight and results wait for
+ * earlier ones in a reorder window of that size. */
+typedef struct leandet_pipeline leandet_pipeline;
+
+typedef struct leandet_pipeline_options {
+    int sessions;             /* inference workers, each with a session (default 1) */
+    int threads_per_session;  /* intra-op threads per session (default 1) */
+    int decode_workers;       /* threads decoding and preprocessing inputs (default 1) */
+    int prefetch;             /* inputs prepared ahead of inference; slots = sessions
+                                 + prefetch (default 2; 0 for lowest latency) */
+    size_t max_memory;        /* 0: no limit. Otherwise the pipeline's buffers must
+                                 fit and the sessions share the rest evenly, or
+                                 create fails with LEANDET_ERR_BUDGET before any
+                                 thread runs (ld_pipeline_plan_bytes: the buffers) */
+    size_t max_image_pixels;  /* largest decoded image (after JPEG scaling) a decode
+                                 worker can hold; larger inputs fail alone (default
+                                 4096*4096, 48 MiB per decode worker) */
+    int scaled_decode;        /* 1 (default): a JPEG at least twice the model input
+                                 is decoded at 1/2, 1/4 or 1/8 before the resize */
+    leandet_backend backend;
+    const leandet_allocator *alloc; /* NULL: malloc */
+    leandet_detect_options detect;
+} leandet_pipeline_options;
+
+/* Fill *o with the defaults above. */
+void leandet_pipeline_options_default(leandet_pipeline_options *o);
+
+typedef enum leandet_input_kind {
+    LEANDET_INPUT_FILE = 0,   /* path: an image file (JPEG, PNG, BMP, PPM) */
+    LEANDET_INPUT_ENCODED,    /* data/size: an image file's bytes in memory */
+    LEANDET_INPUT_IMAGE       /* image: decoded RGB pixels */
+} leandet_input_kind;
+
+/* One input. ENCODED bytes and IMAGE pixels are borrowed: they must stay
+ * valid and unchanged until the input's result has been delivered. */
+typedef struct leandet_pipeline_input {
+    leandet_input_kind kind;
+    const char *path;          /* FILE: the file. Others: a name for results and
+                                  messages (may be NULL). Copied; < 4096 bytes */
+    const void *data;          /* ENCODED */
+    size_t size;               /* ENCODED */
+    const leandet_image *image;/* IMAGE (the struct is copied, the pixels borrowed) */
+    void *user;                /* handed back in the result */
+} leandet_pipeline_input;
+
+/* The result of one input; every pointer is valid only until the callback
+ * returns (callback mode) or the next leandet_pipeline_next (poll mode). */
+typedef struct leandet_pipeline_result {
+    uint64_t index;            /* submission order, from 0: results come in this order */
+    const char *name;          /* the input's path or name ("" if none) */
+    void *user;
+    leandet_status status;     /* LEANDET_OK, or why this input failed (the run goes on) */
+    const char *error;         /* message naming the input; "" when status is OK */
+    int width, height;         /* the image's own size (0 when not known) */
+    int decode_scale;          /* JPEG decoded at 1/decode_scale; 1 otherwise */
+    const leandet_detection *detections; /* `count` of them, by decreasing score */
+    int count;
+    const void *input;         /* the exact input tensor fed to the model (NULL if it failed) */
+    size_t input_bytes;
+} leandet_pipeline_result;
+
+/* Called once per input, in submission order, from one pipeline thread at
+ * a time. It must not call back into the same pipeline. */
+typedef void (*leandet_pipeline_callback)(void *user, const leandet_pipeline_result *result);
+
+/* Create sessions, detectors, slots and threads. `callback` NULL selects
+ * poll mode (leandet_pipeline_next). `options` NULL: defaults. The model
+ * must outlive the pipeline. */
+leandet_status leandet_pipeline_create(const leandet_model *model, const leandet_pipeline_options *options,
+                                       leandet_pipeline_callback callback, void *user,
+                                       leandet_pipeline **out, leandet_error *err);
+
+/* Queue one input; blocks while every slot is in use (backpressure). In
+ * poll mode slots are freed only by leandet_pipeline_next, so a poller that
+ * also submits uses leandet_pipeline_try_submit and takes results when it
+ * is refused. Errors concern the call itself (NULL, path too long, pipeline
+ * finished); a bad image is reported in its result instead. */
+leandet_status leandet_pipeline_submit(leandet_pipeline *p, const leandet_pipeline_input *input,
+                                       leandet_error *err);
+/* As submit, but *accepted = 0 instead of blocking when no slot is free. */
+leandet_status leandet_pipeline_try_submit(leandet_pipeline *p, const leandet_pipeline_input *input,
+                                           int *accepted, leandet_error *err);
+
+/* Poll mode: the next result in order into *out (*got = 1). wait != 0
+ * blocks until it is ready; with wait == 0 *got = 0 when it is not ready
+ * yet. After leandet_pipeline_finish, *got = 0 also means every result has
+ * been taken (and wait no longer blocks). The result is copied out of its
+ * slot, which is free for a new input at once; *out stays valid until the
+ * next call. */
+leandet_status leandet_pipeline_next(leandet_pipeline *p, int wait, leandet_pipeline_result *out, int *got,
+                                     leandet_error *err);
+
+/* No more inputs. Callback mode: returns once every result has been
+ * delivered. Poll mode: returns at once. */
+leandet_status leandet_pipeline_finish(leandet_pipeline *p, leandet_error *err);
+
+/* Stop the threads and free everything; results not yet delivered are
+ * dropped (no callback). Accepts NULL. */
+void leandet_pipeline_destroy(leandet_pipeline *p);
+
+/* The size a w x h image takes inside the model input (the whole input
+ * when stretching; letterbox keeps the aspect ratio). A caller that scales
+ * its images to exactly this size itself (a video decoder scaling frames)
+ * gets them through preprocessing unresampled; boxes stay normalized to the
+ * original image. */
+leandet_status leandet_pipeline_fit_size(const leandet_pipeline *p, int w, int h, int *fit_w, int *fit_h);
+
+int leandet_pipeline_slots(const leandet_pipeline *p);
+/* Bytes allocated by create: the pipeline's buffers plus every session. */
+size_t leandet_pipeline_memory_bytes(const leandet_pipeline *p);
 
 #ifdef __cplusplus
 }
