@@ -11,6 +11,7 @@
 #include "detect/anchor_spec.h"
 #include "detect/detect.h"
 #include "image/preprocess.h"
+#include "runtime/detector_internal.h"
 #include "runtime/session_internal.h"
 
 struct leandet_detector {
@@ -139,19 +140,26 @@ leandet_resize_mode leandet_detector_resize(const leandet_detector *d)
     return d ? d->pre.mode : LEANDET_RESIZE_AUTO;
 }
 
-leandet_status leandet_detector_run(leandet_detector *d, const leandet_image *img, leandet_detection *out,
-                                    int capacity, int *count, leandet_error *err)
+const ld_preprocess *ld_detector_preprocess(const leandet_detector *d)
 {
-    if (!d || !img || !count || (capacity > 0 && !out) || capacity < 0)
+    return d ? &d->pre : NULL;
+}
+
+leandet_status ld_detector_run_tensor(leandet_detector *d, const void *tensor, size_t bytes, const ld_letterbox *xf,
+                                      leandet_detection *out, int capacity, int *count, leandet_error *err)
+{
+    if (!d || !tensor || !xf || !count || (capacity > 0 && !out) || capacity < 0)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_detector_run: invalid arguments");
     *count = 0;
     leandet_session *s = d->session;
-    size_t bytes = 0;
-    void *input = leandet_session_input(s, 0, &bytes);
-    ld_letterbox lb;
-    leandet_status st = ld_preprocess_image(img, &d->pre, input, bytes, &lb, err);
-    if (st == LEANDET_OK)
-        st = leandet_session_invoke(s, err);
+    size_t need = 0;
+    void *input = leandet_session_input(s, 0, &need);
+    if (bytes != need)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: prepared input has %zu bytes, input 0 takes %zu",
+                       s->model->path, bytes, need);
+    if (tensor != input)
+        memcpy(input, tensor, bytes);
+    leandet_status st = leandet_session_invoke(s, err);
     ld_det_tensor views[LD_DECODER_MAX_ROLES];
     for (int i = 0; st == LEANDET_OK && i < d->cfg.n_roles; i++)
         st = ld_det_tensor_view(&s->tensors[d->cfg.tensor[i]], &views[i], err);
@@ -161,8 +169,24 @@ leandet_status leandet_detector_run(leandet_detector *d, const leandet_image *im
         return st;
     for (int i = 0; i < *count; i++) {
         float box[4];
-        ld_letterbox_unmap_box(&lb, out[i].box, box);
+        ld_letterbox_unmap_box(xf, out[i].box, box);
         memcpy(out[i].box, box, sizeof box);
     }
     return LEANDET_OK;
+}
+
+leandet_status leandet_detector_run(leandet_detector *d, const leandet_image *img, leandet_detection *out,
+                                    int capacity, int *count, leandet_error *err)
+{
+    if (!d || !img || !count || (capacity > 0 && !out) || capacity < 0)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_detector_run: invalid arguments");
+    *count = 0;
+    size_t bytes = 0;
+    void *input = leandet_session_input(d->session, 0, &bytes);
+    ld_letterbox lb;
+    leandet_status st = ld_preprocess_image(img, &d->pre, input, bytes, &lb, err);
+    if (st != LEANDET_OK)
+        return st;
+    /* The tensor is already in place: run_tensor sees input == tensor and copies nothing. */
+    return ld_detector_run_tensor(d, input, bytes, &lb, out, capacity, count, err);
 }
