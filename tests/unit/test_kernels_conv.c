@@ -914,8 +914,8 @@ static void test_errors(void)
     fixture_free(&f);
 
     fixture(&f, LEANDET_FLOAT32);
-    f.w.t.type = LEANDET_INT8; /* dynamic-range hybrid */
-    expect_error(&f, LD_OP_CONV_2D, 3, LEANDET_ERR_UNSUPPORTED, "hybrid");
+    f.w.t.type = LEANDET_INT8; /* dynamic-range hybrid, but the weights have no scale */
+    expect_error(&f, LD_OP_CONV_2D, 3, LEANDET_ERR_MODEL, "hybrid");
     fixture_free(&f);
 
     fixture(&f, LEANDET_FLOAT32);

@@ -1,7 +1,11 @@
 /* CONV_2D and DEPTHWISE_CONV_2D reference kernels (NHWC), bit-exact with
  * TensorFlow Lite's reference_ops::Conv / DepthwiseConv (uint8),
  * reference_integer_ops::ConvPerChannel / DepthwiseConvPerChannel (int8) and
- * the float reference kernels (same summation order).
+ * the float reference kernels (same summation order), and hybrid
+ * (float32 activations, int8 weights) as TFLite's reference hybrid kernels:
+ * HybridConvPerChannel and DepthwiseConvHybridPerChannel when the weights
+ * have distinct per-channel scales (depthwise always), the per-tensor
+ * EvalHybrid path of CONV_2D otherwise (conv_quant.h).
  *
  * Weights: CONV_2D [out_c, f_h, f_w, in_c / groups], DEPTHWISE_CONV_2D
  * [1, f_h, f_w, in_c * depth_multiplier]. As in TFLite the depth multiplier
@@ -13,12 +17,19 @@
 #include "kernels/ref/conv_window.h"
 #include "kernels/ref/ref.h"
 
+/* Hybrid kinds, as TensorFlow Lite picks them: per channel (asymmetric
+ * input quantization, each channel scaled by its own weight scale) unless a
+ * CONV_2D's weight scales are all equal, which it runs per tensor
+ * (symmetric input quantization). */
+enum { HYBRID_NONE = 0, HYBRID_PER_CHANNEL = 1, HYBRID_PER_TENSOR = 2 };
+
 typedef struct conv_state {
     ld_window win;
     int batches, in_c, out_c;
     int f_in_c;          /* CONV_2D: input channels per group */
     int per_group;       /* CONV_2D: output channels per group; DEPTHWISE: depth multiplier */
     int quantized;
+    int hybrid;          /* HYBRID_* */
     float f_lo, f_hi;    /* float activation range */
     ld_conv_quant q;
     int32_t *mult;       /* out_c entries each, inside this block */
@@ -28,6 +39,29 @@ typedef struct conv_state {
 static const void *bias_data(const ld_op_ctx *c)
 {
     return c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+}
+
+/* Hybrid kind and scratch (the quantized input, per-batch scale and offset). */
+static leandet_status hybrid_layout(ld_op_ctx *c, int depthwise, conv_state *s)
+{
+    const ld_tensor *in = c->in[0], *w = c->in[1];
+    const ld_quant *q = w->quant;
+    int distinct = 0;
+    for (int i = 1; i < q->count; i++)
+        distinct |= q->scale[i] != q->scale[0];
+    /* TFLite also takes its per-channel path for grouped convolutions. */
+    int grouped = !depthwise && s->f_in_c != s->in_c;
+    s->hybrid = depthwise || distinct || grouped ? HYBRID_PER_CHANNEL : HYBRID_PER_TENSOR;
+    if (depthwise && c->op->params.conv.depth_multiplier != s->per_group)
+        /* TFLite's hybrid depthwise kernel loops over the option, not the shapes. */
+        return ld_op_fail(c, LEANDET_ERR_UNSUPPORTED,
+                          "hybrid depthwise: depth_multiplier option %d differs from the shapes' %d",
+                          c->op->params.conv.depth_multiplier, s->per_group);
+    size_t n = ld_shape_count(&in->shape);
+    c->scratch_bytes = ld_hybrid_scratch_bytes(n, (size_t)s->batches);
+    if (c->scratch_bytes == 0)
+        return ld_op_fail(c, LEANDET_ERR_MODEL, "input '%s' is too large", ld_conv_tname(in));
+    return LEANDET_OK;
 }
 
 static leandet_status prepare(ld_op_ctx *c, int depthwise)
@@ -67,8 +101,15 @@ static leandet_status prepare(ld_op_ctx *c, int depthwise)
                               groups);
         s.per_group = s.out_c / groups;
     }
-    if ((st = ld_conv_check_operands(c, in, w, bias, out, s.out_c, depthwise ? 3 : 0, 0, &s.quantized)) != LEANDET_OK ||
-        (st = ld_conv_check_act(c, p->act, out)) != LEANDET_OK)
+    if (ld_conv_is_hybrid(in, w)) {
+        if ((st = ld_conv_check_hybrid(c, in, w, bias, out, s.out_c, depthwise ? 3 : 0)) != LEANDET_OK ||
+            (st = hybrid_layout(c, depthwise, &s)) != LEANDET_OK)
+            return st;
+    } else if ((st = ld_conv_check_operands(c, in, w, bias, out, s.out_c, depthwise ? 3 : 0, 0, &s.quantized)) !=
+               LEANDET_OK) {
+        return st;
+    }
+    if ((st = ld_conv_check_act(c, p->act, out)) != LEANDET_OK)
         return st;
     if ((st = ld_window_init(c, p->padding, in->shape.d[1], in->shape.d[2], w->shape.d[1], w->shape.d[2], p->stride_h,
                              p->stride_w, p->dilation_h, p->dilation_w, &s.win)) != LEANDET_OK)
@@ -175,6 +216,98 @@ static void conv_pixel_f32(const ld_op_ctx *c, const ld_span *p, size_t pixel)
     }
 }
 
+/* Hybrid pixels read the int8 input the eval quantized into scratch. */
+typedef struct hybrid_in {
+    const int8_t *q;
+    const float *scale;
+    const int32_t *offset;
+} hybrid_in;
+
+static hybrid_in hybrid_input(const ld_op_ctx *c)
+{
+    const conv_state *s = c->state;
+    int8_t *q;
+    float *scale;
+    int32_t *offset;
+    ld_hybrid_scratch(c->scratch, ld_shape_count(&c->in[0]->shape), (size_t)s->batches, &q, &scale, &offset);
+    return (hybrid_in){q, scale, offset};
+}
+
+static void conv_pixel_hybrid(const ld_op_ctx *c, const ld_span *p, size_t pixel)
+{
+    const conv_state *s = c->state;
+    const hybrid_in h = hybrid_input(c);
+    const int8_t *w = c->in[1]->data;
+    const ld_quant *wq = c->in[1]->quant;
+    const float *bias = (const float *)bias_data(c);
+    const int32_t off = h.offset[p->b];
+    const float sf = h.scale[p->b];
+    float *y = (float *)c->out[0]->data + pixel * (size_t)s->out_c;
+    const size_t w_per_oc = (size_t)s->win.f_h * (size_t)s->win.f_w * (size_t)s->f_in_c;
+    for (int oc = 0; oc < s->out_c; oc++) {
+        const size_t group = (size_t)(oc / s->per_group) * (size_t)s->f_in_c;
+        const int8_t *wo = w + (size_t)oc * w_per_oc;
+        uint32_t acc = 0;
+        for (int ky = p->ky0; ky < p->ky1; ky++) {
+            for (int kx = p->kx0; kx < p->kx1; kx++) {
+                const int8_t *xp = h.q + tap(s, p, ky, kx) + group, *wp = wo + wtap(s, ky, kx, s->f_in_c);
+                for (int i = 0; i < s->f_in_c; i++)
+                    acc += (uint32_t)(wp[i] * (xp[i] - off));
+            }
+        }
+        /* TFLite's float steps, in its order: per channel (acc * w_scale) *
+         * input_scale; per tensor acc * (input_scale * w_scale), folded in
+         * eval. Then the bias, then the clamp. */
+        const float a = (float)ld_conv_wrap32(acc);
+        float v = s->hybrid == HYBRID_PER_CHANNEL ? a * wq->scale[wq->count > 1 ? oc : 0] * sf : a * sf;
+        y[oc] = ld_clampf(v + (bias ? bias[oc] : 0.0f), s->f_lo, s->f_hi);
+    }
+}
+
+static void dw_pixel_hybrid(const ld_op_ctx *c, const ld_span *p, size_t pixel)
+{
+    const conv_state *s = c->state;
+    const hybrid_in h = hybrid_input(c);
+    const int8_t *w = c->in[1]->data;
+    const ld_quant *wq = c->in[1]->quant;
+    const float *bias = (const float *)bias_data(c);
+    const int32_t off = h.offset[p->b];
+    const float sf = h.scale[p->b];
+    float *y = (float *)c->out[0]->data + pixel * (size_t)s->out_c;
+    for (int oc = 0; oc < s->out_c; oc++) {
+        const size_t ic = (size_t)(oc / s->per_group);
+        uint32_t acc = 0;
+        for (int ky = p->ky0; ky < p->ky1; ky++)
+            for (int kx = p->kx0; kx < p->kx1; kx++)
+                acc += (uint32_t)(w[wtap(s, ky, kx, s->out_c) + (size_t)oc] * (h.q[tap(s, p, ky, kx) + ic] - off));
+        /* TFLite: acc * (w_scale * input_scale), the scales multiplied first. */
+        float v = (float)ld_conv_wrap32(acc) * (wq->scale[wq->count > 1 ? oc : 0] * sf);
+        y[oc] = ld_clampf(v + (bias ? bias[oc] : 0.0f), s->f_lo, s->f_hi);
+    }
+}
+
+/* Quantize each batch of the float input into scratch, as TFLite does
+ * before every hybrid convolution. */
+static void hybrid_quantize_input(const ld_op_ctx *c)
+{
+    const conv_state *s = c->state;
+    const size_t n = ld_shape_count(&c->in[0]->shape), per = n / (size_t)s->batches;
+    int8_t *q;
+    float *scale;
+    int32_t *offset;
+    ld_hybrid_scratch(c->scratch, n, (size_t)s->batches, &q, &scale, &offset);
+    const float *x = c->in[0]->data;
+    for (size_t b = 0; b < (size_t)s->batches; b++) {
+        if (s->hybrid == HYBRID_PER_CHANNEL) {
+            ld_hybrid_quantize_asym(x + b * per, per, q + b * per, &scale[b], &offset[b]);
+        } else {
+            ld_hybrid_quantize_sym(x + b * per, per, q + b * per, &scale[b]);
+            offset[b] = 0;
+            scale[b] *= c->in[1]->quant->scale[0];
+        }
+    }
+}
+
 /* Depthwise output channel oc reads input channel oc / depth_multiplier. */
 static void dw_pixel_q8(const ld_op_ctx *c, const ld_span *p, size_t pixel)
 {
@@ -219,14 +352,19 @@ static void dw_pixel_f32(const ld_op_ctx *c, const ld_span *p, size_t pixel)
 static leandet_status conv_eval(ld_op_ctx *c)
 {
     const conv_state *s = c->state;
-    ld_window_for_each(c, &s->win, s->batches, s->quantized ? conv_pixel_q8 : conv_pixel_f32);
+    if (s->hybrid)
+        hybrid_quantize_input(c);
+    ld_window_for_each(c, &s->win, s->batches,
+                       s->hybrid ? conv_pixel_hybrid : s->quantized ? conv_pixel_q8 : conv_pixel_f32);
     return LEANDET_OK;
 }
 
 static leandet_status dw_eval(ld_op_ctx *c)
 {
     const conv_state *s = c->state;
-    ld_window_for_each(c, &s->win, s->batches, s->quantized ? dw_pixel_q8 : dw_pixel_f32);
+    if (s->hybrid)
+        hybrid_quantize_input(c);
+    ld_window_for_each(c, &s->win, s->batches, s->hybrid ? dw_pixel_hybrid : s->quantized ? dw_pixel_q8 : dw_pixel_f32);
     return LEANDET_OK;
 }
 

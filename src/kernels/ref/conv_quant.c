@@ -1,6 +1,7 @@
 #include "kernels/ref/conv_quant.h"
 
 #include <math.h>
+#include <string.h>
 
 leandet_status ld_conv_check_act(ld_op_ctx *c, ld_activation act, const ld_tensor *out)
 {
@@ -177,4 +178,126 @@ leandet_status ld_conv_multipliers(ld_op_ctx *c, const ld_tensor *in, const ld_t
         shift[ch] = sh;
     }
     return LEANDET_OK;
+}
+
+/* ---- hybrid operands ------------------------------------------------------ */
+
+leandet_status ld_conv_check_hybrid(ld_op_ctx *c, const ld_tensor *in, const ld_tensor *w, const ld_tensor *bias,
+                                    const ld_tensor *out, int channels, int w_axis)
+{
+    if (w->type != LEANDET_INT8)
+        return ld_op_fail(c, LEANDET_ERR_UNSUPPORTED,
+                          "weights '%s' are %s with float32 activations: hybrid operators need int8 weights",
+                          ld_conv_tname(w), leandet_dtype_name(w->type));
+    if (out->type != LEANDET_FLOAT32)
+        return ld_op_fail(c, LEANDET_ERR_MODEL, "output '%s' is %s but input '%s' is float32", ld_conv_tname(out),
+                          leandet_dtype_name(out->type), ld_conv_tname(in));
+    if (bias) {
+        if (bias->type != LEANDET_FLOAT32)
+            return ld_op_fail(c, LEANDET_ERR_MODEL, "bias '%s' is %s, expected float32 (hybrid operator)",
+                              ld_conv_tname(bias), leandet_dtype_name(bias->type));
+        size_t n = ld_shape_count(&bias->shape);
+        if (n != (size_t)channels)
+            return ld_op_fail(c, LEANDET_ERR_MODEL, "bias '%s' has %zu values, expected %d (output channels)",
+                              ld_conv_tname(bias), n, channels);
+    }
+    if (!w->quant || w->quant->count < 1)
+        return ld_op_fail(c, LEANDET_ERR_MODEL, "hybrid weights '%s' are int8 without quantization parameters",
+                          ld_conv_tname(w));
+    /* Symmetric weights only: TensorFlow Lite's hybrid kernels ignore zero points. */
+    return check_weights_quant(c, w, channels, w_axis, 0);
+}
+
+/* TensorFlow Lite's builds for x86 and ARM run the NEON versions of these
+ * quantizers (through NEON_2_SSE on x86), whose details differ from the
+ * portable C++ ones and show in the results: the range is subtracted in
+ * float, and whole groups of 8 values round by adding +-0.5 in float and
+ * truncating (the last size % 8 values use round()), before the offset is
+ * added. */
+#define NEON_GROUP 8
+
+static int32_t neon_round(float t)
+{
+    return (int32_t)(t + (t < 0.0f ? -0.5f : 0.5f));
+}
+
+static void min_max(const float *x, size_t n, float *lo, float *hi)
+{
+    float a = n ? x[0] : 0.0f, b = a;
+    for (size_t i = 1; i < n; i++) {
+        a = x[i] < a ? x[i] : a;
+        b = x[i] > b ? x[i] : b;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+static int8_t clamp8(int32_t v, int32_t lo, int32_t hi)
+{
+    return (int8_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+void ld_hybrid_quantize_asym(const float *x, size_t n, int8_t *q, float *scale, int32_t *offset)
+{
+    float lo, hi;
+    min_max(x, n, &lo, &hi);
+    lo = lo < 0.0f ? lo : 0.0f;
+    hi = hi > 0.0f ? hi : 0.0f;
+    if (lo == hi) {
+        memset(q, 0, n);
+        *scale = 1.0f;
+        *offset = 0;
+        return;
+    }
+    /* The zero point is chosen in double from whichever end of the range
+     * gives the smaller error, then nudged into [-128, 127]. */
+    const double qmin = -128.0, qmax = 127.0;
+    const double s = (double)(hi - lo) / (qmax - qmin);
+    const double zp_min = qmin - lo / s, zp_max = qmax - hi / s;
+    const double zp = fabs(qmin) + fabs(lo / s) < fabs(qmax) + fabs(hi / s) ? zp_min : zp_max;
+    const int32_t off = zp <= qmin ? -128 : zp >= qmax ? 127 : (int32_t)round(zp);
+    *scale = (float)s;
+    *offset = off;
+    const float inv = (float)(1.0 / (double)*scale);
+    const size_t body = n & ~(size_t)(NEON_GROUP - 1);
+    for (size_t i = 0; i < n; i++) {
+        float t = x[i] * inv;
+        q[i] = clamp8(off + (i < body ? neon_round(t) : (int32_t)roundf(t)), -128, 127);
+    }
+}
+
+void ld_hybrid_quantize_sym(const float *x, size_t n, int8_t *q, float *scale)
+{
+    float lo, hi;
+    min_max(x, n, &lo, &hi);
+    const float range = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi);
+    if (range == 0.0f) {
+        memset(q, 0, n);
+        *scale = 1.0f;
+        return;
+    }
+    *scale = range / 127.0f;
+    const float inv = 127.0f / range;
+    const size_t body = n & ~(size_t)(NEON_GROUP - 1);
+    for (size_t i = 0; i < n; i++) {
+        float t = x[i] * inv;
+        q[i] = clamp8(i < body ? neon_round(t) : (int32_t)roundf(t), -127, 127);
+    }
+}
+
+#define HYBRID_ALIGN 8
+
+size_t ld_hybrid_scratch_bytes(size_t values, size_t batches)
+{
+    if (values > SIZE_MAX / 2 || batches > SIZE_MAX / 16)
+        return 0;
+    return (values + HYBRID_ALIGN - 1) / HYBRID_ALIGN * HYBRID_ALIGN + batches * (sizeof(float) + sizeof(int32_t));
+}
+
+void ld_hybrid_scratch(void *scratch, size_t values, size_t batches, int8_t **q, float **scale, int32_t **offset)
+{
+    uint8_t *p = scratch;
+    *q = (int8_t *)p;
+    *scale = (float *)(void *)(p + (values + HYBRID_ALIGN - 1) / HYBRID_ALIGN * HYBRID_ALIGN);
+    *offset = (int32_t *)(void *)(*scale + batches);
 }

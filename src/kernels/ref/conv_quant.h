@@ -44,7 +44,8 @@ leandet_status ld_conv_check_act(ld_op_ctx *c, ld_activation act, const ld_tenso
  * w_axis and number `channels`); quantization present and sane. int8 weights
  * must have zero points 0 unless allow_w_zp (FULLY_CONNECTED per tensor,
  * where TFLite applies the weights' zero point). Float activations with
- * 8-bit weights (dynamic-range "hybrid" models) are LEANDET_ERR_UNSUPPORTED.
+ * 8-bit weights (dynamic-range "hybrid" models) are refused here: kernels
+ * that run them test ld_conv_is_hybrid first and use ld_conv_check_hybrid.
  * Sets *quantized. */
 leandet_status ld_conv_check_operands(ld_op_ctx *c, const ld_tensor *in, const ld_tensor *w, const ld_tensor *bias,
                                       const ld_tensor *out, int channels, int w_axis, int allow_w_zp,
@@ -90,5 +91,38 @@ static inline int32_t ld_conv_fc_requant(const ld_conv_quant *q, uint32_t acc, d
     int32_t v = r >= 2147483647.0 ? INT32_MAX : (r <= -2147483648.0 ? INT32_MIN : (int32_t)r);
     return ld_clampi(ld_conv_wrap32((uint32_t)v + (uint32_t)q->out_zp), q->act_min, q->act_max);
 }
+
+/* ---- hybrid (dynamic-range) operands ------------------------------------
+ * float32 input, output and bias with int8 weights, symmetric per tensor or
+ * per output channel (what `leandet quantize --mode dynamic` and TensorFlow
+ * Lite's converter write). As TensorFlow Lite's hybrid kernels do, the
+ * input is quantized to int8 on the fly, once per batch, the products are
+ * summed in int32 and the sum is scaled back to float. */
+
+/* float32 activations with 8-bit weights. */
+static inline int ld_conv_is_hybrid(const ld_tensor *in, const ld_tensor *w)
+{
+    return in->type == LEANDET_FLOAT32 && (w->type == LEANDET_INT8 || w->type == LEANDET_UINT8);
+}
+
+/* Check hybrid operands: int8 weights with 1 or `channels` scales along
+ * w_axis and zero points 0; float32 output and bias of `channels` values. */
+leandet_status ld_conv_check_hybrid(ld_op_ctx *c, const ld_tensor *in, const ld_tensor *w, const ld_tensor *bias,
+                                    const ld_tensor *out, int channels, int w_axis);
+
+/* TensorFlow Lite's AsymmetricQuantizeFloats (its NEON form, which its x86
+ * and ARM builds run): n values to int8 over the range [min(0, min x),
+ * max(0, max x)], giving the scale and the zero point ("offset"); an
+ * all-zero input gives zeros, scale 1, offset 0. */
+void ld_hybrid_quantize_asym(const float *x, size_t n, int8_t *q, float *scale, int32_t *offset);
+
+/* TensorFlow Lite's SymmetricQuantizeFloats (NEON form): q = round(x * 127 /
+ * max|x|) in [-127, 127], scale max|x| / 127 (1 when all are zero). */
+void ld_hybrid_quantize_sym(const float *x, size_t n, int8_t *q, float *scale);
+
+/* Scratch of a hybrid op: `values` int8 inputs, then one scale and one
+ * offset per batch. Byte size (0 on overflow) and the three parts. */
+size_t ld_hybrid_scratch_bytes(size_t values, size_t batches);
+void ld_hybrid_scratch(void *scratch, size_t values, size_t batches, int8_t **q, float **scale, int32_t **offset);
 
 #endif

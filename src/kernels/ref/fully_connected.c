@@ -1,7 +1,12 @@
 /* FULLY_CONNECTED reference kernel, bit-exact with TensorFlow Lite's
  * reference FullyConnected for uint8 and int8 (per-tensor weights with their
  * zero point applied, or symmetric per-channel int8 weights) and summed in
- * the same order for float32.
+ * the same order for float32. Hybrid (float32 activations, int8 weights)
+ * follows TFLite's EvalHybridDense as its x86 build runs it (the SSE
+ * tensor_utils): each input row quantized to int8 (asymmetrically when the
+ * options ask for asymmetric_quantize_inputs, which per-channel weights
+ * require), int32 dot products minus the input offset times the weight row
+ * sums, times (channel scale * input scale), added to the bias.
  *
  * Weights are [units, depth]; the input is read as [count / depth, depth]
  * whatever its rank. The output is [batches, units], or with keep_num_dims
@@ -14,10 +19,36 @@
 typedef struct fc_state {
     int batches, depth, units;
     int quantized;
+    int hybrid, asym, per_channel;
     float f_lo, f_hi;
     ld_conv_quant q;
     double *scale;       /* units entries: input * weights / output scale */
+    int32_t *row_sums;   /* hybrid: units entries, sum of each weight row */
 } fc_state;
+
+/* Hybrid checks and state: TFLite reads per-channel scales only on its
+ * asymmetric path; row sums of the (constant) weights are summed once. */
+static leandet_status hybrid_prepare(ld_op_ctx *c, fc_state *s)
+{
+    const ld_tensor *in = c->in[0], *w = c->in[1], *bias = c->n_in > 2 ? c->in[2] : NULL;
+    leandet_status st = ld_conv_check_hybrid(c, in, w, bias, c->out[0], s->units, 0);
+    if (st != LEANDET_OK)
+        return st;
+    s->hybrid = 1;
+    s->asym = c->op->params.fc.asymmetric_quantize_inputs != 0;
+    s->per_channel = w->quant->count > 1;
+    if (s->per_channel && !s->asym)
+        return ld_op_fail(c, LEANDET_ERR_UNSUPPORTED,
+                          "per-channel hybrid weights '%s' need asymmetric_quantize_inputs (TFLite ignores their "
+                          "scales otherwise)",
+                          ld_conv_tname(w));
+    if (!w->is_const || !w->data)
+        return ld_op_fail(c, LEANDET_ERR_UNSUPPORTED, "hybrid weights '%s' must be constant", ld_conv_tname(w));
+    c->scratch_bytes = ld_hybrid_scratch_bytes(ld_shape_count(&in->shape), (size_t)s->batches);
+    if (c->scratch_bytes == 0)
+        return ld_op_fail(c, LEANDET_ERR_MODEL, "input '%s' is too large", ld_conv_tname(in));
+    return LEANDET_OK;
+}
 
 static leandet_status fc_prepare(ld_op_ctx *c)
 {
@@ -43,8 +74,13 @@ static leandet_status fc_prepare(ld_op_ctx *c)
         return ld_op_fail(c, LEANDET_ERR_MODEL, "input '%s' (rank %d, %zu values) is not a whole number of rows of %d",
                           ld_conv_tname(in), in->shape.rank, count, s.depth);
     s.batches = (int)(count / (size_t)s.depth);
-    if ((st = ld_conv_check_operands(c, in, w, bias, out, s.units, 0, 1, &s.quantized)) != LEANDET_OK ||
-        (st = ld_conv_check_act(c, p->act, out)) != LEANDET_OK)
+    if (ld_conv_is_hybrid(in, w)) {
+        if ((st = hybrid_prepare(c, &s)) != LEANDET_OK)
+            return st;
+    } else if ((st = ld_conv_check_operands(c, in, w, bias, out, s.units, 0, 1, &s.quantized)) != LEANDET_OK) {
+        return st;
+    }
+    if ((st = ld_conv_check_act(c, p->act, out)) != LEANDET_OK)
         return st;
 
     if (p->keep_num_dims) {
@@ -62,17 +98,59 @@ static leandet_status fc_prepare(ld_op_ctx *c)
     if (s.quantized)
         ld_conv_quant_init(&s.q, in, w, out, p->act);
 
-    size_t n = s.quantized ? (size_t)s.units : 0;
+    size_t n = s.quantized ? (size_t)s.units : 0, sums = s.hybrid ? (size_t)s.units : 0;
     size_t head = (sizeof s + sizeof(double) - 1) / sizeof(double) * sizeof(double);
-    fc_state *keep = ld_malloc(c->alloc, head + n * sizeof(double));
+    size_t bytes = head + n * sizeof(double) + sums * sizeof(int32_t);
+    fc_state *keep = ld_malloc(c->alloc, bytes);
     if (!keep)
-        return ld_op_fail(c, LEANDET_ERR_NO_MEMORY, "cannot allocate %zu bytes of state", head + n * sizeof(double));
+        return ld_op_fail(c, LEANDET_ERR_NO_MEMORY, "cannot allocate %zu bytes of state", bytes);
     *keep = s;
     keep->scale = (double *)((char *)keep + head);
+    keep->row_sums = (int32_t *)(void *)(keep->scale + n);
     for (size_t u = 0; u < n; u++)
         keep->scale[u] = ld_conv_real_scale(in, w, out, (int)u, 0);
+    for (size_t u = 0; u < sums; u++) {
+        const int8_t *row = (const int8_t *)w->data + u * (size_t)s.depth;
+        int32_t sum = 0;
+        for (size_t d = 0; d < (size_t)s.depth; d++)
+            sum += row[d];
+        keep->row_sums[u] = sum;
+    }
     c->state = keep;
     return LEANDET_OK;
+}
+
+static void hybrid_eval(ld_op_ctx *c, const fc_state *s)
+{
+    const size_t depth = (size_t)s->depth, units = (size_t)s->units;
+    const float *x = c->in[0]->data, *ws = c->in[1]->quant->scale;
+    const float *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
+    const int8_t *w = c->in[1]->data;
+    float *y = c->out[0]->data;
+    int8_t *q;
+    float *sf;
+    int32_t *off;
+    ld_hybrid_scratch(c->scratch, ld_shape_count(&c->in[0]->shape), (size_t)s->batches, &q, &sf, &off);
+    for (size_t b = 0; b < (size_t)s->batches; b++) {
+        int8_t *qb = q + b * depth;
+        off[b] = 0;
+        if (s->asym)
+            ld_hybrid_quantize_asym(x + b * depth, depth, qb, &sf[b], &off[b]);
+        else
+            ld_hybrid_quantize_sym(x + b * depth, depth, qb, &sf[b]);
+        if (!s->per_channel)
+            sf[b] *= ws[0];
+        for (size_t u = 0; u < units; u++) {
+            const int8_t *wr = w + u * depth;
+            uint32_t acc = 0;
+            for (size_t d = 0; d < depth; d++)
+                acc += (uint32_t)(wr[d] * qb[d]);
+            acc -= (uint32_t)off[b] * (uint32_t)s->row_sums[u]; /* wraps as int32 */
+            float scale = s->per_channel ? ws[u] * sf[b] : sf[b];
+            float v = (bias ? bias[u] : 0.0f) + (float)ld_conv_wrap32(acc) * scale;
+            y[b * units + u] = ld_clampf(v, s->f_lo, s->f_hi);
+        }
+    }
 }
 
 static leandet_status fc_eval(ld_op_ctx *c)
@@ -80,7 +158,9 @@ static leandet_status fc_eval(ld_op_ctx *c)
     const fc_state *s = c->state;
     const void *bias = c->n_in > 2 && c->in[2] ? c->in[2]->data : NULL;
     const size_t depth = (size_t)s->depth;
-    if (s->quantized) {
+    if (s->hybrid) {
+        hybrid_eval(c, s);
+    } else if (s->quantized) {
         const uint8_t *x = c->in[0]->data, *w = c->in[1]->data;
         uint8_t *y = c->out[0]->data;
         const ld_conv_quant *q = &s->q;
