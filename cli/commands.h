@@ -9,5 +9,11 @@ enum { LD_EXIT_OK = 0, LD_EXIT_ERROR = 1, LD_EXIT_USAGE = 2, LD_EXIT_BUDGET = 3,
 int ld_cmd_detect(int argc, char **argv);   /* cli/detect.c */
 int ld_cmd_inspect(int argc, char **argv);  /* cli/inspect.c */
 int ld_cmd_tensors(int argc, char **argv);  /* cli/tensors.c: run a model on raw input, dump tensors */
+int ld_cmd_plan(int argc, char **argv);     /* cli/plan.c */
+int ld_cmd_bench(int argc, char **argv);    /* cli/bench.c */
+int ld_cmd_video(int argc, char **argv);    /* cli/video.c */
+int ld_cmd_eval(int argc, char **argv);     /* cli/eval.c */
+int ld_cmd_quantize(int argc, char **argv); /* cli/quantize.c */
+int ld_cmd_dequantize(int argc, char **argv); /* cli/quantize.c */
 
 #endif

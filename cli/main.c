@@ -11,7 +11,13 @@ static const struct {
     const char *what;
 } commands[] = {
     {"detect", ld_cmd_detect, "detect objects in images, print JSON lines, draw boxes"},
+    {"video", ld_cmd_video, "detect objects in video files or streams"},
     {"inspect", ld_cmd_inspect, "describe a model: inputs, outputs, operators, quantization"},
+    {"plan", ld_cmd_plan, "predict the memory of a run, check it against a budget, rank models"},
+    {"bench", ld_cmd_bench, "measure init, first and steady-state latency, peak memory"},
+    {"eval", ld_cmd_eval, "COCO mAP of a model on a dataset"},
+    {"quantize", ld_cmd_quantize, "write a dynamic-range or full-integer quantized model"},
+    {"dequantize", ld_cmd_dequantize, "write the float32 equivalent of a quantized model"},
     {"tensors", ld_cmd_tensors, "run a model on a raw input tensor and dump its tensors"},
 };
 
