@@ -174,37 +174,16 @@ static float half_to_float(uint16_t h)
     return f;
 }
 
-static leandet_status dequantize_prepare(ld_op_ctx *c)
+/* Dequantize all of `in` into y. */
+static void dequantize_run(const ld_tensor *in, const qaxis *ax, float *y)
 {
-    leandet_status st = ld_check_io(c, 1, 1, 1);
-    if (st == LEANDET_OK)
-        st = ld_ew_check_type(c, c->in[0], "input 0", LD_EW_BIT(LEANDET_FLOAT16) | LD_EW_Q8);
-    if (st == LEANDET_OK)
-        st = ld_ew_check_type(c, c->out[0], "output 0", LD_EW_F32);
-    if (st != LEANDET_OK)
-        return st;
-    c->out[0]->shape = c->in[0]->shape;
-    if (c->in[0]->type == LEANDET_FLOAT16)
-        return LEANDET_OK;
-    quant_state *s = ld_ew_state(c, sizeof *s);
-    if (!s)
-        return LEANDET_ERR_NO_MEMORY;
-    return get_axis(c, c->in[0], "input 0", &s->ax);
-}
-
-static leandet_status dequantize_eval(ld_op_ctx *c)
-{
-    const ld_tensor *in = c->in[0];
-    float *y = c->out[0]->data;
     if (in->type == LEANDET_FLOAT16) {
         const uint16_t *h = in->data;
         const size_t n = ld_shape_count(&in->shape);
         for (size_t i = 0; i < n; i++)
             y[i] = half_to_float(h[i]);
-        return LEANDET_OK;
+        return;
     }
-    const quant_state *s = c->state;
-    const qaxis *ax = &s->ax;
     const uint8_t *x = in->data;
     const int is_signed = in->type == LEANDET_INT8;
     size_t i = 0;
@@ -215,6 +194,59 @@ static leandet_status dequantize_eval(ld_op_ctx *c)
                 /* exact product in double, one rounding, as TFLite */
                 y[i] = (float)((double)ax->scale[ch] * (double)(q - ax->zp[ch]));
             }
+}
+
+/* Constant input (float16 or 8-bit weights): the output is computed once
+ * here into c->state and becomes a constant tensor, so the session neither
+ * plans nor evaluates it and consumers see constant float weights they can
+ * pack. The bytes belong to this session (a model-level cache shared by
+ * sessions would save them per extra session). */
+static leandet_status dequantize_fold(ld_op_ctx *c, const qaxis *ax)
+{
+    ld_tensor *out = c->out[0];
+    const size_t n = ld_shape_count(&c->in[0]->shape);
+    if (n > SIZE_MAX / sizeof(float))
+        return ld_op_fail(c, LEANDET_ERR_MODEL, "input 0 '%s' has too many elements", tname(c->in[0]));
+    float *y = ld_malloc(c->alloc, n ? n * sizeof(float) : 1);
+    if (!y)
+        return ld_op_fail(c, LEANDET_ERR_NO_MEMORY, "cannot allocate %zu bytes to fold constant input 0 '%s'",
+                          n * sizeof(float), tname(c->in[0]));
+    dequantize_run(c->in[0], ax, y);
+    c->state = y;
+    out->data = y;
+    out->bytes = n * sizeof(float);
+    out->is_const = 1;
+    return LEANDET_OK;
+}
+
+static leandet_status dequantize_prepare(ld_op_ctx *c)
+{
+    leandet_status st = ld_check_io(c, 1, 1, 1);
+    if (st == LEANDET_OK)
+        st = ld_ew_check_type(c, c->in[0], "input 0", LD_EW_BIT(LEANDET_FLOAT16) | LD_EW_Q8);
+    if (st == LEANDET_OK)
+        st = ld_ew_check_type(c, c->out[0], "output 0", LD_EW_F32);
+    if (st != LEANDET_OK)
+        return st;
+    c->out[0]->shape = c->in[0]->shape;
+    qaxis ax = { 0 };
+    if (c->in[0]->type != LEANDET_FLOAT16 && (st = get_axis(c, c->in[0], "input 0", &ax)) != LEANDET_OK)
+        return st;
+    if (c->in[0]->is_const && c->in[0]->data)
+        return dequantize_fold(c, &ax);
+    if (c->in[0]->type == LEANDET_FLOAT16)
+        return LEANDET_OK;
+    quant_state *s = ld_ew_state(c, sizeof *s);
+    if (!s)
+        return LEANDET_ERR_NO_MEMORY;
+    s->ax = ax;
+    return LEANDET_OK;
+}
+
+static leandet_status dequantize_eval(ld_op_ctx *c)
+{
+    const quant_state *s = c->state;
+    dequantize_run(c->in[0], s ? &s->ax : NULL, c->out[0]->data);
     return LEANDET_OK;
 }
 

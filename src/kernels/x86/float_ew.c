@@ -1,0 +1,286 @@
+/* float32 LOGISTIC, ADD, SUB, MUL and PRELU (AVX2+FMA).
+ *
+ * LOGISTIC: 1 / (1 + e^-x) with a vector exp and a refined reciprocal,
+ * within 1e-6 of the reference (see logistic_ps; an AVX-512 twin in
+ * float_ew512.c runs where the CPU has it). ADD/SUB/MUL/PRELU are exact:
+ * the same one IEEE operation per element as the reference, vectorized on
+ * the rows of the reference broadcast plan (ld_bcast_prepare) where both
+ * inputs are contiguous or one is a repeated scalar.
+ *
+ * Threads: elements (unary) or plan rows (binary) are split over c->pool. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#include "kernels/quant.h"
+#include "kernels/ref/elementwise_common.h"
+#include "kernels/x86/float_common.h"
+#include "kernels/x86/float_ew.h"
+
+/* Below this many elements an op runs on the calling thread only. */
+#define PARALLEL_MIN 16384
+
+/* ---- LOGISTIC ------------------------------------------------------------ */
+
+int ld_f32_unary_accepts(const ld_op_ctx *c)
+{
+    return c->op->builtin == LD_OP_LOGISTIC && c->n_in == 1 && c->n_out == 1 && ld_f32_is(c->in[0]) &&
+           ld_f32_is(c->out[0]);
+}
+
+int ld_f32_unary_accepts512(const ld_op_ctx *c)
+{
+    return ld_f32_has_avx512() && ld_f32_unary_accepts(c);
+}
+
+typedef void (*logistic_fn)(const float *x, float *y, size_t n);
+
+static leandet_status unary_prepare(ld_op_ctx *c, logistic_fn f)
+{
+    leandet_status st = ld_f32_ref_prepare(c);
+    if (st != LEANDET_OK)
+        return st;
+    logistic_fn *fn = ld_ew_state(c, sizeof *fn); /* the ISA's loop */
+    if (!fn)
+        return LEANDET_ERR_NO_MEMORY;
+    *fn = f;
+    return LEANDET_OK;
+}
+
+leandet_status ld_f32_unary_prepare(ld_op_ctx *c)
+{
+    return unary_prepare(c, ld_f32_logistic_avx2);
+}
+
+leandet_status ld_f32_unary_prepare512(ld_op_ctx *c)
+{
+    return unary_prepare(c, ld_f32_logistic_avx512);
+}
+
+/* 1 / (1 + e^-x). The reference branches (exactly 1 above 16.619..., e^x
+ * below -9) differ from this formula by less than 1e-7, so one formula
+ * serves all x: e^z for z = -x clamped to [-87.3, 88.3] (NaN passes) as
+ * z = n ln2 + r, |r| <= ln2 / 2, Cephes' expf polynomial for e^r (2 ulp),
+ * n read from the bits of z * log2(e) + 1.5 * 2^23 (round to nearest) and
+ * 2^n built in the exponent bits; then the reciprocal estimate refined by
+ * one Newton step (2^-22 relative). */
+LD_AVX2 static inline __m256 logistic_ps(__m256 x)
+{
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    __m256 z = _mm256_sub_ps(_mm256_setzero_ps(), x);
+    z = _mm256_min_ps(_mm256_set1_ps(88.3762626647949f), _mm256_max_ps(_mm256_set1_ps(-87.3365447505531f), z));
+    const __m256 t = _mm256_fmadd_ps(z, _mm256_set1_ps(1.44269504088896341f), magic);
+    const __m256 n = _mm256_sub_ps(t, magic);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), z);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    /* n in [-126, 127]: its low bits sit in t's mantissa */
+    const __m256i e = _mm256_add_epi32(_mm256_slli_epi32(_mm256_castps_si256(t), 23), _mm256_set1_epi32(127 << 23));
+    const __m256 d = _mm256_fmadd_ps(p, _mm256_castsi256_ps(e), _mm256_set1_ps(1.0f));
+    const __m256 r0 = _mm256_rcp_ps(d);
+    return _mm256_fmadd_ps(r0, _mm256_fnmadd_ps(d, r0, _mm256_set1_ps(1.0f)), r0);
+}
+
+LD_AVX2 void ld_f32_logistic_avx2(const float *x, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, logistic_ps(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        const __m256i m = ld_f32_mask8((int)(n - i));
+        _mm256_maskstore_ps(y + i, m, logistic_ps(_mm256_maskload_ps(x + i, m)));
+    }
+}
+
+typedef struct unary_job {
+    logistic_fn fn;
+    const float *x;
+    float *y;
+    size_t n;
+    int parts;
+} unary_job;
+
+static void unary_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const unary_job *j = ctx;
+    size_t lo, hi;
+    ld_f32_part(j->n / 8, j->parts, task, &lo, &hi); /* whole vectors; the last part takes the tail */
+    lo *= 8;
+    hi = task == j->parts - 1 ? j->n : hi * 8;
+    j->fn(j->x + lo, j->y + lo, hi - lo);
+}
+
+leandet_status ld_f32_unary_eval(ld_op_ctx *c)
+{
+    unary_job j = { *(const logistic_fn *)c->state, c->in[0]->data, c->out[0]->data, ld_shape_count(&c->in[0]->shape),
+                    1 };
+    j.parts = ld_f32_parts(c->pool, j.n, PARALLEL_MIN, 2);
+    ld_pool_run(c->pool, j.parts, unary_task, &j);
+    return LEANDET_OK;
+}
+
+/* ---- ADD, SUB, MUL, PRELU -------------------------------------------------- */
+
+typedef struct binary_f32 {
+    ld_bcast plan;
+    int op;
+    float lo, hi;          /* fused activation (not for PRELU) */
+} binary_f32;
+
+int ld_f32_binary_accepts(const ld_op_ctx *c)
+{
+    return c->n_in == 2 && c->n_out == 1 && ld_f32_is(c->in[0]) && ld_f32_is(c->in[1]) && ld_f32_is(c->out[0]);
+}
+
+leandet_status ld_f32_binary_prepare(ld_op_ctx *c)
+{
+    leandet_status st = ld_f32_ref_prepare(c);
+    if (st != LEANDET_OK)
+        return st;
+    binary_f32 *s = ld_ew_state(c, sizeof *s);
+    if (!s)
+        return LEANDET_ERR_NO_MEMORY;
+    ld_shape shape;
+    if ((st = ld_bcast_prepare(c, c->in[0], c->in[1], &shape, &s->plan)) != LEANDET_OK)
+        return st;
+    s->op = c->op->builtin;
+    if (s->op != LD_OP_PRELU)
+        ld_act_range_float(c->op->params.arith.act, &s->lo, &s->hi);
+    return LEANDET_OK;
+}
+
+/* One element, the reference's way. */
+static inline float op1(int op, float a, float b, float lo, float hi)
+{
+    switch (op) {
+    case LD_OP_ADD: return ld_clampf(a + b, lo, hi);
+    case LD_OP_SUB: return ld_clampf(a - b, lo, hi);
+    case LD_OP_MUL: return ld_clampf(a * b, lo, hi);
+    default: return a >= 0.0f ? a : a * b; /* PRELU */
+    }
+}
+
+LD_AVX2 static inline __m256 op8(int op, __m256 a, __m256 b, __m256 lo, __m256 hi)
+{
+    switch (op) {
+    case LD_OP_ADD: return ld_f32_clamp8(_mm256_add_ps(a, b), lo, hi);
+    case LD_OP_SUB: return ld_f32_clamp8(_mm256_sub_ps(a, b), lo, hi);
+    case LD_OP_MUL: return ld_f32_clamp8(_mm256_mul_ps(a, b), lo, hi);
+    default: return _mm256_blendv_ps(_mm256_mul_ps(a, b), a, _mm256_cmp_ps(a, _mm256_setzero_ps(), _CMP_GE_OQ));
+    }
+}
+
+/* o[i] = op(a[i * sa], b[i * sb]): vectors when each input is contiguous
+ * (stride 1) or one repeated value (stride 0). */
+LD_AVX2 __attribute__((always_inline)) static inline void row(int op, const binary_f32 *s, const float *a, size_t sa,
+                                                               const float *b, size_t sb, float *o, size_t n)
+{
+    size_t i = 0;
+    const __m256 lo = _mm256_set1_ps(s->lo), hi = _mm256_set1_ps(s->hi);
+    if (sa <= 1 && sb <= 1 && (sa | sb)) {
+        if (sa && sb)
+            for (; i + 8 <= n; i += 8)
+                _mm256_storeu_ps(o + i, op8(op, _mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), lo, hi));
+        else if (sa)
+            for (const __m256 bv = _mm256_set1_ps(b[0]); i + 8 <= n; i += 8)
+                _mm256_storeu_ps(o + i, op8(op, _mm256_loadu_ps(a + i), bv, lo, hi));
+        else
+            for (const __m256 av = _mm256_set1_ps(a[0]); i + 8 <= n; i += 8)
+                _mm256_storeu_ps(o + i, op8(op, av, _mm256_loadu_ps(b + i), lo, hi));
+    }
+    for (; i < n; i++)
+        o[i] = op1(op, a[i * sa], b[i * sb], s->lo, s->hi);
+}
+
+LD_AVX2 static void row_add(const binary_f32 *s, const float *a, size_t sa, const float *b, size_t sb, float *o,
+                            size_t n)
+{
+    row(LD_OP_ADD, s, a, sa, b, sb, o, n);
+}
+
+LD_AVX2 static void row_sub(const binary_f32 *s, const float *a, size_t sa, const float *b, size_t sb, float *o,
+                            size_t n)
+{
+    row(LD_OP_SUB, s, a, sa, b, sb, o, n);
+}
+
+LD_AVX2 static void row_mul(const binary_f32 *s, const float *a, size_t sa, const float *b, size_t sb, float *o,
+                            size_t n)
+{
+    row(LD_OP_MUL, s, a, sa, b, sb, o, n);
+}
+
+LD_AVX2 static void row_prelu(const binary_f32 *s, const float *a, size_t sa, const float *b, size_t sb, float *o,
+                              size_t n)
+{
+    row(LD_OP_PRELU, s, a, sa, b, sb, o, n);
+}
+
+typedef void (*row_fn)(const binary_f32 *s, const float *a, size_t sa, const float *b, size_t sb, float *o,
+                       size_t n);
+
+typedef struct binary_job {
+    const binary_f32 *s;
+    row_fn fn;
+    const float *a, *b;
+    float *o;
+    size_t rows, inner;    /* plan: rows of `inner` elements */
+    size_t chunks;         /* pieces per row (a single long row is split too) */
+    int parts;
+} binary_job;
+
+/* Offsets of plan row k in a and b. */
+static void row_offsets(const ld_bcast *p, size_t k, size_t *oa, size_t *ob)
+{
+    *oa = *ob = 0;
+    for (int d = p->rank - 2; d >= 0; d--) {
+        const size_t i = k % p->n[d];
+        k /= p->n[d];
+        *oa += i * p->sa[d];
+        *ob += i * p->sb[d];
+    }
+}
+
+static void binary_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const binary_job *j = ctx;
+    const ld_bcast *p = &j->s->plan;
+    const int r = p->rank;
+    size_t lo, hi;
+    ld_f32_part(j->rows * j->chunks, j->parts, task, &lo, &hi);
+    for (size_t u = lo; u < hi; u++) {
+        const size_t k = u / j->chunks, piece = u % j->chunks;
+        size_t c0, c1, oa, ob;
+        ld_f32_part(j->inner, (int)j->chunks, (int)piece, &c0, &c1);
+        row_offsets(p, k, &oa, &ob);
+        oa += c0 * p->sa[r - 1];
+        ob += c0 * p->sb[r - 1];
+        j->fn(j->s, j->a + oa, p->sa[r - 1], j->b + ob, p->sb[r - 1], j->o + k * j->inner + c0, c1 - c0);
+    }
+}
+
+leandet_status ld_f32_binary_eval(ld_op_ctx *c)
+{
+    const binary_f32 *s = c->state;
+    const ld_bcast *p = &s->plan;
+    binary_job j = { s, NULL, c->in[0]->data, c->in[1]->data, c->out[0]->data, 1, p->n[p->rank - 1], 1, 1 };
+    for (int d = 0; d < p->rank - 1; d++)
+        j.rows *= p->n[d];
+    if (j.rows == 0 || j.inner == 0)
+        return LEANDET_OK;
+    j.fn = s->op == LD_OP_ADD ? row_add : s->op == LD_OP_SUB ? row_sub : s->op == LD_OP_MUL ? row_mul : row_prelu;
+    const int parts = ld_f32_parts(c->pool, j.rows * j.inner, PARALLEL_MIN, 2);
+    if (parts > 1 && j.rows < (size_t)parts)
+        j.chunks = (size_t)parts;
+    j.parts = parts; /* each task takes a run of (row, piece) units */
+    ld_pool_run(c->pool, j.parts, binary_task, &j);
+    return LEANDET_OK;
+}
