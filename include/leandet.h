@@ -190,7 +190,7 @@ typedef enum leandet_mem_category {
     LEANDET_MEM_PIPELINE,      /* drawing, encoding, queues (caller-declared) */
     LEANDET_MEM_THREADS,       /* worker thread stacks */
     LEANDET_MEM_MARGIN,        /* run-to-run variation of resident pages (allocator, page
-                                  granularity, readahead of the mapped model): 3% of the
+                                  granularity, readahead of the mapped model): 5% of the
                                   rest, at least 256 KiB, so the budget holds every run */
     LEANDET_MEM_COUNT
 } leandet_mem_category;

@@ -49,10 +49,11 @@ size_t ld_block_bytes(size_t n)
     return n >= LD_MMAP_MIN ? ld_page_round(n) : n;
 }
 
-/* Measured peaks of the same run vary by about +-2% (peaks of `leandet
- * detect` under `ctest -j2` reached 2.1% above an otherwise exact plan):
- * the margin covers that so a budget that fits the plan holds every run. */
-#define LD_MARGIN_PERCENT 3
+/* Measured peaks of the same run vary by a few percent (peaks of `leandet
+ * detect` on a loaded machine under `ctest -j2` reached 4% above the sum
+ * of the other categories): the margin covers that so a budget that fits
+ * the plan holds every run. */
+#define LD_MARGIN_PERCENT 5
 #define LD_MARGIN_MIN ((size_t)256 * 1024)
 
 void ld_report_total(leandet_plan_report *r)
