@@ -11,6 +11,7 @@
 #include "detect/detect.h"
 #include "graph/budget.h"
 #include "image/image.h"
+#include "pipeline/pipeline.h"
 #include "runtime/cpuset.h"
 #include "runtime/session_internal.h"
 
@@ -58,6 +59,7 @@ int ld_budget_parse(ld_args *a, ld_budget_opts *b)
     } else if (ld_args_opt(a, "--affinity")) {
         b->affinity = a->value;
     } else if (ld_args_opt(a, "--batch")) {
+        b->batch_given = 1;
         if (strcmp(a->value, "auto") == 0)
             b->batch = -1;
         else
@@ -278,6 +280,65 @@ int ld_budget_create_session(const ld_budget_opts *b, const ld_run_shape *run, c
         return st == LEANDET_ERR_BUDGET ? 3 : 1;
     }
     return 0;
+}
+
+/* Categories every pipeline session holds for itself. */
+static const leandet_mem_category per_session[] = {
+    LEANDET_MEM_SESSION, LEANDET_MEM_FOLDED,  LEANDET_MEM_PACKED,  LEANDET_MEM_OP_STATE,
+    LEANDET_MEM_ARENA,   LEANDET_MEM_SCRATCH, LEANDET_MEM_THREADS,
+};
+
+leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_shape *run,
+                                       const leandet_pipeline_options *po, size_t image_extra,
+                                       leandet_plan_report *report, size_t *session_total, leandet_error *err)
+{
+    memset(report, 0, sizeof *report);
+    size_t buffers = ld_pipeline_plan_bytes(run->model, po);
+    if (buffers == 0) {
+        ld_pipeline_layout lay;
+        return ld_pipeline_layout_compute(run->model, po, &lay, err);
+    }
+    leandet_session_options so;
+    ld_budget_session_options(b, run, &so);
+    so.threads = po->threads_per_session;
+    so.cpus = NULL; /* planning only */
+    so.n_cpus = 0;
+    so.batch = 1;
+    so.max_memory = 0;
+    leandet_session *s = NULL;
+    leandet_status st = ld_session_build(run->model, &so, LD_BUILD_PLAN, &s, err);
+    if (st != LEANDET_OK)
+        return st;
+    leandet_plan_report one, own;
+    ld_session_report(s, &one);
+    leandet_session_destroy(s);
+    size_t n = (size_t)po->sessions;
+    memset(&own, 0, sizeof own);
+    for (size_t i = 0; i < sizeof per_session / sizeof per_session[0]; i++) {
+        leandet_mem_category c = per_session[i];
+        own.bytes[c] = one.bytes[c];
+        report->bytes[c] = one.bytes[c] * n;
+    }
+    ld_report_total(&own); /* adds the margin the session's own check adds */
+    *session_total = own.total_bytes;
+    report->bytes[LEANDET_MEM_PROCESS] = one.bytes[LEANDET_MEM_PROCESS];
+    report->bytes[LEANDET_MEM_MODEL_FILE] = one.bytes[LEANDET_MEM_MODEL_FILE];
+    report->bytes[LEANDET_MEM_MODEL_META] = one.bytes[LEANDET_MEM_MODEL_META];
+    /* each session has its detector; the label file is loaded once */
+    report->bytes[LEANDET_MEM_IO] = (one.bytes[LEANDET_MEM_IO] - run->label_bytes) * n + run->label_bytes;
+    report->bytes[LEANDET_MEM_IMAGE] = image_extra * (size_t)po->decode_workers;
+    /* slots, queues and decode buffers, each a block of its own */
+    report->bytes[LEANDET_MEM_PIPELINE] =
+        ld_add_sat(buffers, (size_t)(2 * (po->sessions + po->prefetch) + 2 * po->decode_workers + 8) * LD_ALLOC_SLACK);
+    /* the pipeline's own threads: inference and decode workers, the sink */
+    report->bytes[LEANDET_MEM_THREADS] += (n + (size_t)po->decode_workers + 1) * LD_POOL_STACK_BYTES;
+    report->max_memory = b->max_memory;
+    ld_report_total(report);
+    report->threads = po->threads_per_session;
+    report->batch = po->sessions;
+    report->arena_bytes = one.arena_bytes;
+    report->n_ops = one.n_ops;
+    return LEANDET_OK;
 }
 
 leandet_status ld_budget_image_refusal(const char *path, const ld_image_cost *c, size_t allowance,

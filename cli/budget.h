@@ -19,6 +19,7 @@ typedef struct ld_budget_opts {
     int cpus[LD_CLI_MAX_CPUS];
     int n_cpus;
     int batch;                /* 1 default; -1: auto (largest that fits) */
+    int batch_given;          /* --batch was on the command line */
     leandet_backend backend;
     size_t baseline;          /* resident bytes of this process when the command started */
 } ld_budget_opts;
@@ -84,6 +85,23 @@ leandet_status ld_budget_plan_run(const ld_budget_opts *b, const ld_run_shape *r
 int ld_budget_create_session(const ld_budget_opts *b, const ld_run_shape *run, const char *const *images, int n_images,
                              int draw, ld_image_cost *costs, size_t *allowance, leandet_plan_report *report,
                              leandet_session **out);
+
+/* Plan a pipeline run (leandet_pipeline over many inputs) with the
+ * pipeline options *po (sessions, threads_per_session, decode_workers,
+ * prefetch, max_image_pixels, detect): the model and process once; each
+ * session's own categories (session, weights, op state, arena, scratch,
+ * its pool's stacks) and detector io times po->sessions; the pipeline's
+ * buffers (ld_pipeline_plan_bytes: slots, decode buffers) under pipeline;
+ * its threads' stacks; and per decode worker `image_extra`, what decoding
+ * one image holds beyond its pixels (mapped file, codec state: the largest
+ * of ld_image_cost.bytes - .held). report->fits says whether it fits
+ * b->max_memory. *session_total gets what one session counts against its
+ * own limit (its categories plus their margin), so that
+ * po->max_memory = ld_pipeline_plan_bytes + sessions * *session_total lets
+ * the pipeline check the same plan when it allocates. */
+leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_shape *run,
+                                       const leandet_pipeline_options *po, size_t image_extra,
+                                       leandet_plan_report *report, size_t *session_total, leandet_error *err);
 
 /* The per-image refusal message into err (LEANDET_ERR_BUDGET). */
 leandet_status ld_budget_image_refusal(const char *path, const ld_image_cost *c, size_t allowance,

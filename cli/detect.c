@@ -1,6 +1,15 @@
 /* leandet detect: run a detection model on images, print one JSON line per
- * image, optionally draw the boxes and dump the exact tensors. */
+ * image, optionally draw the boxes and dump the exact tensors.
+ *
+ * Several inputs go through the ordered pipeline (decode workers feeding
+ * sessions that share the model; results in input order). One input,
+ * --draw and --dump-output run one image at a time on one session: drawing
+ * needs the decoded image, which the pipeline does not keep (reloading it
+ * in the result callback would decode every image twice), and the output
+ * tensors live in a session the pipeline does not expose. */
+#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +20,21 @@
 #include "commands.h"
 #include "detect/labels.h"
 #include "image/draw.h"
+#include "graph/budget.h"
 #include "image/image.h"
+#include "inputs.h"
 #include "json.h"
+#include "pipeline/pipeline.h"
+#include "progress.h"
 #include "tensor_dump.h"
 
 static const char usage[] =
-    "usage: leandet detect --model M.tflite [options] IMAGE...\n"
+    "usage: leandet detect --model M.tflite [options] INPUT...\n"
     "\n"
-    "Detect objects in each IMAGE (JPEG, PNG, BMP, PPM/PGM) and print one JSON line per image:\n"
+    "INPUT: an image file; a directory (its regular files, sorted by name, not recursive,\n"
+    "dot files skipped); @LIST (a file with one path per line); - (paths on stdin).\n"
+    "Detect objects in each image (JPEG, PNG, BMP, PPM/PGM) and print one JSON line per image,\n"
+    "in input order:\n"
     "  {\"image\":\"path\",\"width\":W,\"height\":H,\"detections\":[{\"class\":K,\"label\":\"person\",\n"
     "   \"score\":0.71,\"box\":[ymin,xmin,ymax,xmax]}]}\n"
     "Boxes are normalized to [0,1] in TFLite order; class is 0-based as the model emits it.\n"
@@ -43,6 +59,18 @@ static const char usage[] =
     "budget ('leandet plan' predicts the same numbers):\n"
     "%s"
     "  An image that does not fit the memory the rest of the run leaves fails alone.\n"
+    "several images (the pipeline):\n"
+    "  --batch N|auto       N sessions in flight, sharing the model file (default auto: as many\n"
+    "                       as --threads, fewer if --max-memory needs it; auto prints its choice)\n"
+    "  --threads N          split as: N/sessions intra-op threads per session (at least 1), plus\n"
+    "                       one decode worker (N/4 from 8 threads): decoding is a small part of\n"
+    "                       an image's time, so it overlaps inference rather than taking a core\n"
+    "  --prefetch N         images decoded ahead of inference (default 2; 0: none overlapped)\n"
+    "  --fast-decode        decode large JPEGs at 1/2, 1/4 or 1/8 scale (DCT scaling) before the\n"
+    "                       resize: faster, but the input tensor and detections differ slightly\n"
+    "                       from the exact path\n"
+    "  A progress bar (count, images/s, ETA) is drawn on stderr when it is a terminal.\n"
+    "  One image, --draw and --dump-output run one image at a time on one session.\n"
     "\n"
     "exit codes: 0 all images done, 1 error (model, or every image failed), 2 usage error,\n"
     "            3 budget refused, 4 some images failed while others succeeded\n";
@@ -51,6 +79,9 @@ typedef struct detect_opts {
     const char *model, *labels, *draw, *dump_input, *dump_output;
     leandet_detect_options det;
     ld_budget_opts budget;
+    int sessions;             /* --batch: N, or -1 auto */
+    int prefetch;
+    int fast_decode;
 } detect_opts;
 
 static int parse_choice(ld_args *a, const char *opt, const char *const *names, int n, int *out)
@@ -99,12 +130,12 @@ static void print_error_line(const char *image, const char *msg)
     fprintf(stderr, "leandet: %s\n", msg);
 }
 
-static void print_result(const char *image, const leandet_image *img, const leandet_detection *d, int n,
+static void print_result(const char *image, int width, int height, const leandet_detection *d, int n,
                          const ld_labels *labels)
 {
     fputs("{\"image\":", stdout);
     ld_json_string(stdout, image);
-    printf(",\"width\":%d,\"height\":%d,\"detections\":[", img->width, img->height);
+    printf(",\"width\":%d,\"height\":%d,\"detections\":[", width, height);
     for (int i = 0; i < n; i++) {
         printf("%s{\"class\":%d", i ? "," : "", d[i].class_id);
         const char *name = labels ? ld_labels_name(labels, d[i].class_id) : NULL;
@@ -147,7 +178,7 @@ static int run_image(const detect_opts *o, leandet_session *s, leandet_detector 
         if (ld_dump_tensors(s, out, 0) != 0)
             goto done;
     }
-    print_result(path, &img, dets, count, labels);
+    print_result(path, img.width, img.height, dets, count, labels);
     if (o->draw) {
         for (int i = count - 1; i >= 0; i--) /* best last, so its label is on top */
             ld_draw_detection(&img, &dets[i], labels ? ld_labels_name(labels, dets[i].class_id) : NULL);
@@ -171,6 +202,8 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
     ld_args_init(&a, argc, argv);
     memset(o, 0, sizeof *o);
     ld_budget_init(&o->budget);
+    o->prefetch = 2;
+    o->budget.batch = -1; /* auto unless --batch says otherwise */
     leandet_detect_options_default(&o->det);
     *images = calloc((size_t)argc + 1, sizeof **images);
     *n_images = 0;
@@ -207,6 +240,10 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
             o->dump_input = a.value;
         } else if (ld_args_opt(&a, "--dump-output")) {
             o->dump_output = a.value;
+        } else if (ld_args_opt(&a, "--prefetch")) {
+            ld_parse_int(&a, "--prefetch", 0, LD_PIPELINE_MAX_PREFETCH, &o->prefetch);
+        } else if (ld_args_flag(&a, "--fast-decode")) {
+            o->fast_decode = 1;
         } else if ((pos = ld_args_positional(&a)) != NULL) {
             (*images)[(*n_images)++] = pos;
         } else if (!a.error) {
@@ -217,9 +254,10 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
         ld_usage_error(&a, "--model is required");
     if (!a.error && *n_images == 0)
         ld_usage_error(&a, "no image given");
-    if (!a.error && o->budget.batch > 1)
-        ld_usage_error(&a, "--batch %d: detect decodes one image per invoke; plan larger batches with "
-                           "'leandet plan --batch'", o->budget.batch);
+    if (!a.error && o->budget.batch > LD_PIPELINE_MAX_WORKERS)
+        ld_usage_error(&a, "--batch %d: at most %d sessions", o->budget.batch, LD_PIPELINE_MAX_WORKERS);
+    /* --batch counts pipeline sessions here; each session runs one image per invoke */
+    o->sessions = o->budget.batch;
     o->budget.batch = 1;
     if (!a.error) {
         int brc = ld_budget_resolve(&o->budget, "detect");
@@ -229,24 +267,251 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
     return a.error ? LD_EXIT_USAGE : LD_EXIT_OK;
 }
 
-int ld_cmd_detect(int argc, char **argv)
+/* What a run over the inputs shares with its helpers. */
+typedef struct detect_run {
+    const detect_opts *o;
+    const leandet_model *model;
+    const ld_labels *labels;
+    ld_run_shape shape;
+    const char *const *images;
+    int n_images;
+    int failed;
+    ld_progress progress;
+} detect_run;
+
+/* One image at a time on one session (one input, --draw, --dump-output,
+ * or a pipeline that does not fit the budget). Returns an exit code. */
+static int run_sequential(detect_run *r)
 {
-    detect_opts o;
-    const char **images = NULL;
-    int n_images = 0;
-    int rc = parse(argc, argv, &o, &images, &n_images);
-    if (rc != LD_EXIT_OK) {
-        free(images);
-        return rc < 0 ? LD_EXIT_OK : rc;
-    }
+    const detect_opts *o = r->o;
     leandet_error err = {0};
-    leandet_model *model = NULL;
     leandet_session *session = NULL;
     leandet_detector *det = NULL;
     leandet_detection *dets = NULL;
-    ld_image_cost *costs = NULL;
     size_t allowance = SIZE_MAX;
     leandet_plan_report report;
+    int rc = LD_EXIT_ERROR;
+    ld_image_cost *costs = calloc((size_t)r->n_images, sizeof *costs);
+    if (!costs) {
+        fprintf(stderr, "leandet: out of memory\n");
+        return LD_EXIT_ERROR;
+    }
+    rc = ld_budget_create_session(&o->budget, &r->shape, r->images, r->n_images, o->draw != NULL, costs, &allowance,
+                                  &report, &session);
+    if (rc != LD_EXIT_OK)
+        goto done;
+    rc = LD_EXIT_ERROR;
+    if (leandet_detector_create(session, &o->det, &det, &err) != LEANDET_OK) {
+        fprintf(stderr, "leandet: %s\n", err.message);
+        rc = err.status == LEANDET_ERR_BUDGET ? LD_EXIT_BUDGET : LD_EXIT_ERROR;
+        goto done;
+    }
+    if (o->draw && r->n_images > 1 && ld_make_dirs(o->draw) != 0)
+        goto done;
+    dets = calloc((size_t)o->det.max_detections, sizeof *dets);
+    if (!dets) {
+        fprintf(stderr, "leandet: out of memory\n");
+        goto done;
+    }
+    ld_progress_init(&r->progress, r->n_images);
+    for (int i = 0; i < r->n_images; i++) {
+        ld_progress_clear(&r->progress);
+        r->failed += run_image(o, session, det, r->labels, r->images[i], r->n_images > 1, dets,
+                               o->det.max_detections, &costs[i], allowance) != 0;
+        if (r->n_images > 1)
+            ld_progress_step(&r->progress);
+    }
+    if (r->n_images > 1)
+        ld_progress_end(&r->progress);
+    rc = LD_EXIT_OK;
+done:
+    free(dets);
+    free(costs);
+    leandet_detector_destroy(det);
+    leandet_session_destroy(session);
+    return rc;
+}
+
+/* The pipeline's result callback (its sink thread, in input order). */
+static void on_result(void *user, const leandet_pipeline_result *res)
+{
+    detect_run *r = user;
+    const detect_opts *o = r->o;
+    ld_progress_clear(&r->progress);
+    int ok = res->status == LEANDET_OK;
+    if (ok && o->dump_input) {
+        char out[4096];
+        snprintf(out, sizeof out, "%s/%s.raw", o->dump_input, base_name(res->name));
+        ok = ld_write_file(out, res->input, res->input_bytes) == 0;
+    }
+    if (ok)
+        print_result(res->name, res->width, res->height, res->detections, res->count, r->labels);
+    else if (res->status != LEANDET_OK)
+        print_error_line(res->name, res->error);
+    r->failed += !ok;
+    ld_progress_step(&r->progress);
+}
+
+/* Pipeline options for `sessions` sessions (see --threads in usage). */
+static void pipeline_shape(const detect_opts *o, int sessions, size_t max_pixels, leandet_pipeline_options *po)
+{
+    int t = o->budget.threads;
+    leandet_pipeline_options_default(po);
+    po->sessions = sessions;
+    po->threads_per_session = t / sessions > 1 ? t / sessions : 1;
+    po->decode_workers = t >= 8 ? t / 4 : 1;
+    po->prefetch = o->prefetch;
+    po->scaled_decode = o->fast_decode;
+    po->backend = o->budget.backend;
+    po->detect = o->det;
+    if (max_pixels)
+        po->max_image_pixels = max_pixels;
+}
+
+/* With a budget: the largest image (pixels) and what decoding one holds
+ * beyond its pixels. Images that cannot be probed fail alone later. */
+static void probe_images(const detect_run *r, size_t *max_pixels, size_t *extra)
+{
+    *max_pixels = 1;
+    *extra = 0;
+    for (int i = 0; i < r->n_images; i++) {
+        ld_image_cost c;
+        leandet_error e = {0};
+        if (ld_budget_image_cost(r->images[i], &c, &e) != LEANDET_OK)
+            continue;
+        size_t px = (size_t)c.width * (size_t)c.height;
+        *max_pixels = px > *max_pixels ? px : *max_pixels;
+        size_t beyond = c.bytes > c.held ? c.bytes - c.held : 0;
+        *extra = beyond > *extra ? beyond : *extra;
+    }
+}
+
+#define LD_FALL_BACK (-1)
+
+/* Choose sessions within the budget and fill *po. Returns 0, an exit code
+ * (refusal printed), or LD_FALL_BACK when only the one-image-at-a-time
+ * path may fit. */
+static int plan_pipeline(const detect_run *r, leandet_pipeline_options *po)
+{
+    const detect_opts *o = r->o;
+    int budget = o->budget.max_memory > 0, chosen = o->sessions > 0;
+    size_t max_pixels = 0, extra = 0;
+    if (budget)
+        probe_images(r, &max_pixels, &extra);
+    int hi = chosen ? o->sessions : o->budget.threads;
+    hi = !chosen && hi > r->n_images ? r->n_images : hi;
+    hi = hi > LD_PIPELINE_MAX_WORKERS ? LD_PIPELINE_MAX_WORKERS : (hi < 1 ? 1 : hi);
+    int lo = chosen ? hi : 1;
+    int say = o->budget.batch_given && !chosen; /* --batch auto: print the choice */
+    leandet_plan_report report;
+    size_t each = 0;
+    leandet_error err = {0};
+    for (int n = hi; n >= lo; n--) {
+        pipeline_shape(o, n, max_pixels, po);
+        if (!budget && !say)
+            return 0;
+        if (ld_budget_plan_pipeline(&o->budget, &r->shape, po, extra, &report, &each, &err) != LEANDET_OK) {
+            fprintf(stderr, "leandet: %s\n", err.message);
+            return err.status == LEANDET_ERR_BUDGET ? LD_EXIT_BUDGET : LD_EXIT_ERROR;
+        }
+        if (!budget || report.fits) {
+            if (say) {
+                char b[32];
+                fprintf(stderr, "batch auto: %d session%s (each %s)\n", n, n > 1 ? "s" : "",
+                        ld_fmt_bytes(each, b, sizeof b));
+            }
+            /* the pipeline checks the same plan as it allocates */
+            if (budget)
+                po->max_memory = ld_pipeline_plan_bytes(r->model, po) + (size_t)n * each;
+            return 0;
+        }
+    }
+    if (chosen) {
+        ld_budget_print_refusal(stderr, leandet_model_path(r->model), &report);
+        return LD_EXIT_BUDGET;
+    }
+    if (say)
+        fprintf(stderr, "batch auto: 1 session, one image at a time (the pipeline does not fit --max-memory)\n");
+    return LD_FALL_BACK;
+}
+
+/* The pipeline threads inherit this thread's CPUs: give it the whole
+ * --affinity list (ld_budget_resolve pinned it to the first CPU). */
+static void widen_affinity(const ld_budget_opts *b)
+{
+    if (b->n_cpus <= 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < b->n_cpus; i++)
+        if (b->cpus[i] >= 0 && b->cpus[i] < CPU_SETSIZE)
+            CPU_SET(b->cpus[i], &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+        fprintf(stderr, "leandet: --affinity: cannot widen to the CPU list: %s\n", strerror(errno));
+}
+
+/* Several images through the ordered pipeline. Returns an exit code or
+ * LD_FALL_BACK. */
+static int run_pipeline(detect_run *r)
+{
+    const detect_opts *o = r->o;
+    leandet_pipeline_options po;
+    int rc = plan_pipeline(r, &po);
+    if (rc != 0)
+        return rc;
+    if (o->dump_input && ld_make_dirs(o->dump_input) != 0)
+        return LD_EXIT_ERROR;
+    widen_affinity(&o->budget);
+    leandet_error err = {0};
+    leandet_pipeline *p = NULL;
+    ld_progress_init(&r->progress, r->n_images);
+    if (leandet_pipeline_create(r->model, &po, on_result, r, &p, &err) != LEANDET_OK) {
+        fprintf(stderr, "leandet: %s\n", err.message);
+        return err.status == LEANDET_ERR_BUDGET ? LD_EXIT_BUDGET : LD_EXIT_ERROR;
+    }
+    rc = LD_EXIT_OK;
+    for (int i = 0; i < r->n_images; i++) {
+        leandet_pipeline_input in = {0};
+        in.kind = LEANDET_INPUT_FILE;
+        in.path = r->images[i];
+        if (leandet_pipeline_submit(p, &in, &err) != LEANDET_OK) {
+            /* a call error (e.g. a path too long), not a bad image: stop */
+            leandet_pipeline_finish(p, NULL);
+            ld_progress_clear(&r->progress);
+            fprintf(stderr, "leandet: %s\n", err.message);
+            rc = LD_EXIT_ERROR;
+            break;
+        }
+    }
+    if (rc == LD_EXIT_OK)
+        leandet_pipeline_finish(p, NULL); /* every result has been delivered */
+    leandet_pipeline_destroy(p);
+    ld_progress_end(&r->progress);
+    return rc;
+}
+
+int ld_cmd_detect(int argc, char **argv)
+{
+    detect_opts o;
+    const char **args = NULL;
+    int n_args = 0;
+    int rc = parse(argc, argv, &o, &args, &n_args);
+    if (rc != LD_EXIT_OK) {
+        free(args);
+        return rc < 0 ? LD_EXIT_OK : rc;
+    }
+    ld_input_list inputs;
+    rc = ld_inputs_expand("detect", args, n_args, &inputs);
+    free(args);
+    if (rc != 0)
+        return LD_EXIT_ERROR;
+    if (inputs.n == 0) {
+        fprintf(stderr, "leandet detect: no image in the inputs\n");
+        ld_inputs_free(&inputs);
+        return LD_EXIT_ERROR;
+    }
+    leandet_error err = {0};
+    leandet_model *model = NULL;
     ld_alloc label_alloc;
     ld_labels labels = {0};
     int have_labels = 0;
@@ -263,40 +528,19 @@ int ld_cmd_detect(int argc, char **argv)
         fprintf(stderr, "leandet: %s\n", err.message);
         goto done;
     }
-    costs = calloc((size_t)n_images, sizeof *costs);
-    if (!costs) {
-        fprintf(stderr, "leandet: out of memory\n");
-        goto done;
+    detect_run run = {&o, model, have_labels ? &labels : NULL, {model, &o.det, label_alloc.current},
+                      (const char *const *)inputs.paths, inputs.n, 0, {0}};
+    rc = LD_FALL_BACK;
+    if (inputs.n > 1 && !o.draw && !o.dump_output)
+        rc = run_pipeline(&run);
+    if (rc == LD_FALL_BACK) {
+        run.failed = 0;
+        rc = run_sequential(&run);
     }
-    ld_run_shape run = {model, &o.det, label_alloc.current};
-    rc = ld_budget_create_session(&o.budget, &run, (const char *const *)images, n_images, o.draw != NULL, costs,
-                                  &allowance, &report, &session);
-    if (rc != LD_EXIT_OK)
-        goto done;
-    rc = LD_EXIT_ERROR;
-    if (leandet_detector_create(session, &o.det, &det, &err) != LEANDET_OK) {
-        fprintf(stderr, "leandet: %s\n", err.message);
-        rc = err.status == LEANDET_ERR_BUDGET ? LD_EXIT_BUDGET : LD_EXIT_ERROR;
-        goto done;
-    }
-    if (o.draw && n_images > 1 && ld_make_dirs(o.draw) != 0)
-        goto done;
-    dets = calloc((size_t)o.det.max_detections, sizeof *dets);
-    if (!dets) {
-        fprintf(stderr, "leandet: out of memory\n");
-        goto done;
-    }
-    int failed = 0;
-    for (int i = 0; i < n_images; i++)
-        failed += run_image(&o, session, det, have_labels ? &labels : NULL, images[i], n_images > 1, dets,
-                            o.det.max_detections, &costs[i], allowance) != 0;
-    rc = failed == 0 ? LD_EXIT_OK : (failed == n_images ? LD_EXIT_ERROR : LD_EXIT_PARTIAL);
+    if (rc == LD_EXIT_OK && run.failed)
+        rc = run.failed == inputs.n ? LD_EXIT_ERROR : LD_EXIT_PARTIAL;
 done:
-    free(dets);
-    free(costs);
-    free(images);
-    leandet_detector_destroy(det);
-    leandet_session_destroy(session);
+    ld_inputs_free(&inputs);
     leandet_model_close(model);
     if (have_labels)
         ld_labels_free(&labels, &label_alloc);
