@@ -191,7 +191,7 @@ typedef enum leandet_mem_category {
     LEANDET_MEM_THREADS,       /* worker thread stacks */
     LEANDET_MEM_MARGIN,        /* run-to-run variation of resident pages (allocator, page
                                   granularity, readahead of the mapped model): 5% of the
-                                  rest, at least 256 KiB, so the budget holds every run */
+                                  rest, at least 512 KiB, so the budget holds every run */
     LEANDET_MEM_COUNT
 } leandet_mem_category;
 

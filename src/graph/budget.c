@@ -54,7 +54,7 @@ size_t ld_block_bytes(size_t n)
  * of the other categories): the margin covers that so a budget that fits
  * the plan holds every run. */
 #define LD_MARGIN_PERCENT 5
-#define LD_MARGIN_MIN ((size_t)256 * 1024)
+#define LD_MARGIN_MIN ((size_t)512 * 1024)
 
 void ld_report_total(leandet_plan_report *r)
 {

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+#include "tools/calibrate.h"
 #include "tools/model_edit.h"
 
 #define LD_QUANT_MIN_ELEMENTS 1024
@@ -29,6 +30,7 @@ typedef struct ld_quant_report {
     int folded;           /* DEQUANTIZE operators of float16 constants folded */
     int tensors;          /* tensors whose type changed (dequantize) */
     int removed_ops;      /* operators removed (folded or bypassed) */
+    int added_ops;        /* QUANTIZE/DEQUANTIZE operators added (int8) */
     int clamps;           /* activations implied by an 8-bit output range, made explicit */
     size_t const_bytes_before, const_bytes_after; /* bytes of constants */
 } ld_quant_report;
@@ -43,6 +45,30 @@ leandet_status ld_quantize_dynamic(ld_edit *e, ld_quant_report *r);
  * model with nothing quantized, int16 quantization, quantized sparse
  * constants, an operator leandet does not know. */
 leandet_status ld_dequantize(ld_edit *e, ld_quant_report *r);
+
+/* Full-integer quantization (TensorFlow Lite's post-training int8 scheme)
+ * from calibrated ranges (tools/calibrate.h): float32 activations become
+ * asymmetric int8 per tensor (range widened to hold 0, scale (max-min)/255),
+ * CONV_2D/DEPTHWISE_CONV_2D weights symmetric int8 per output channel
+ * (FULLY_CONNECTED per tensor), biases int32 with scale input scale x weight
+ * scale and zero point 0, other float constants asymmetric int8; LOGISTIC and
+ * SOFTMAX outputs 1/256, -128; pooling, PAD, RESHAPE, SQUEEZE, TRANSPOSE,
+ * STRIDED_SLICE and nearest resize share their input's parameters. The
+ * detection post-process (and every operator named by keep_float: operator
+ * name, operator index or output tensor name) stays float behind
+ * DEQUANTIZE/QUANTIZE. In the report, `weights` counts the constants
+ * quantized, `hybrid_ops` the operators now int8. */
+typedef enum { LD_IO_FLOAT = 0, LD_IO_UINT8, LD_IO_INT8 } ld_int8_io;
+
+typedef struct ld_int8_options {
+    const ld_calib_range *ranges;   /* one per tensor of the float model */
+    ld_int8_io io;                  /* graph inputs/outputs: float (QUANTIZE/DEQUANTIZE
+                                       inside), uint8 or int8 */
+    const char *const *keep_float;
+    int n_keep_float;
+} ld_int8_options;
+
+leandet_status ld_quantize_int8(ld_edit *e, const ld_int8_options *o, ld_quant_report *r);
 
 /* Shared by both: the float32 values of constant tensor t (float16
  * expanded, uint8/int8 dequantized per its quantization), computed by
