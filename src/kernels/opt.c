@@ -6,7 +6,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "kernels/x86/x86.h"
-static const ld_opt_kernel *const avx2[] = {ld_avx2_conv8, ld_avx2_float, NULL};
+static const ld_opt_kernel *const avx2[] = {ld_avx2_conv8, ld_avx2_float, ld_avx2_ew8, NULL};
 #endif
 
 static const ld_opt_kernel *const none[] = {NULL};

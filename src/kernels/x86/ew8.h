@@ -1,0 +1,42 @@
+/* 8-bit elementwise kernels for AVX2 CPUs (ew8*.c): MUL/ADD/SUB, LOGISTIC
+ * and SOFTMAX, byte-exact with the reference kernels.
+ *
+ * Exactness comes from the reference itself: every prepare first runs the
+ * reference prepare (ld_f32_ref_prepare: same checks, same errors, same
+ * output shape), then rebuilds the reference's integer constants with the
+ * same helpers (quant.h) or, for table-driven unary ops, reads the table
+ * straight out of the reference by evaluating it on all 256 input bytes
+ * (ld_ew8_probe_lut). Evals then do the same integer arithmetic, vectorized
+ * and split over c->pool. */
+#ifndef LD_KERNELS_X86_EW8_H
+#define LD_KERNELS_X86_EW8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernel.h"
+
+/* Per-tensor scale and zero point of an 8-bit tensor whose type is `t`;
+ * 0 if it is not one (the reference then reports why). */
+int ld_ew8_qparams(const ld_tensor *x, ld_dtype t, float *scale, int32_t *zp);
+
+/* lut[b] = what the reference kernel of c's op writes for input byte b,
+ * for a one-input op whose output byte depends only on its input byte. */
+leandet_status ld_ew8_probe_lut(ld_op_ctx *c, uint8_t lut[256]);
+
+/* Parts to split n items into (>= grain items each) on c's pool. */
+int ld_ew8_parts(const ld_op_ctx *c, size_t n, size_t grain);
+
+int ld_ew8_binary_accepts(const ld_op_ctx *c);
+leandet_status ld_ew8_binary_prepare(ld_op_ctx *c);
+leandet_status ld_ew8_binary_eval(ld_op_ctx *c);
+
+int ld_ew8_lut_accepts(const ld_op_ctx *c);
+leandet_status ld_ew8_lut_prepare(ld_op_ctx *c);
+leandet_status ld_ew8_lut_eval(ld_op_ctx *c);
+
+int ld_ew8_softmax_accepts(const ld_op_ctx *c);
+leandet_status ld_ew8_softmax_prepare(ld_op_ctx *c);
+leandet_status ld_ew8_softmax_eval(ld_op_ctx *c);
+
+#endif
