@@ -19,11 +19,7 @@ typedef struct arith_state {
     int op;                      /* LD_OP_ADD / LD_OP_SUB / LD_OP_MUL */
     int is_signed;               /* int8 rather than uint8 */
     float fmin, fmax;            /* float activation clamp */
-    int32_t qmin, qmax;          /* quantized activation clamp */
-    int32_t in1_offset, in2_offset, out_offset;
-    int left_shift;
-    int32_t in1_mult, in2_mult, out_mult;
-    int in1_shift, in2_shift, out_shift;
+    ld_arith_q q;                /* 8-bit constants */
 } arith_state;
 
 static leandet_status prepare_quant(ld_op_ctx *c, arith_state *s)
@@ -37,29 +33,12 @@ static leandet_status prepare_quant(ld_op_ctx *c, arith_state *s)
         st = ld_ew_qparams(c, c->out[0], "output 0", &so, &zo);
     if (st != LEANDET_OK)
         return st;
-    s->in1_offset = -z1;
-    s->in2_offset = -z2;
-    s->out_offset = zo;
-    int32_t tmin, tmax;
-    ld_type_range(c->out[0]->type, &tmin, &tmax);
-    ld_act_range_quant(c->op->params.arith.act, so, zo, tmin, tmax, &s->qmin, &s->qmax);
-
-    if (s->op == LD_OP_MUL) {
-        const float real = s1 * s2 / so; /* float arithmetic, as in mul.cc */
-        ld_quantize_multiplier((double)real, &s->out_mult, &s->out_shift);
-        return LEANDET_OK;
-    }
-    s->left_shift = 20;
-    const double twice_max = 2.0 * (double)(s1 > s2 ? s1 : s2);
-    const double real_out = twice_max / ((double)(1 << s->left_shift) * (double)so);
-    ld_quantize_multiplier((double)s1 / twice_max, &s->in1_mult, &s->in1_shift);
-    ld_quantize_multiplier((double)s2 / twice_max, &s->in2_mult, &s->in2_shift);
+    ld_arith_q_init(s->op, c->op->params.arith.act, c->out[0]->type, s1, z1, s2, z2, so, zo, &s->q);
     /* ADD requires an output multiplier below one (TFLite checks it); SUB
      * also accepts larger ones (sub.cc), which then scale up. */
-    if (s->op == LD_OP_ADD && real_out >= 1.0)
+    if (s->op == LD_OP_ADD && s->q.real_out >= 1.0)
         return ld_op_fail(c, LEANDET_ERR_UNSUPPORTED,
                           "output scale %g is too small for input scales %g and %g", (double)so, (double)s1, (double)s2);
-    ld_quantize_multiplier(real_out, &s->out_mult, &s->out_shift);
     return LEANDET_OK;
 }
 
@@ -121,16 +100,16 @@ static int32_t arith_q(const arith_state *s, int32_t x, int32_t y)
 {
     int32_t raw;
     if (s->op == LD_OP_MUL) {
-        raw = ld_mul_by_quantized_multiplier((x + s->in1_offset) * (y + s->in2_offset), s->out_mult, s->out_shift);
+        raw = ld_mul_by_quantized_multiplier((x + s->q.in1_offset) * (y + s->q.in2_offset), s->q.out_mult, s->q.out_shift);
     } else {
-        const int32_t a = ld_mul_by_quantized_multiplier((x + s->in1_offset) * (1 << s->left_shift), s->in1_mult,
-                                                         s->in1_shift);
-        const int32_t b = ld_mul_by_quantized_multiplier((y + s->in2_offset) * (1 << s->left_shift), s->in2_mult,
-                                                         s->in2_shift);
-        raw = ld_mul_by_quantized_multiplier(s->op == LD_OP_ADD ? a + b : a - b, s->out_mult, s->out_shift);
+        const int32_t a = ld_mul_by_quantized_multiplier((x + s->q.in1_offset) * (1 << s->q.left_shift), s->q.in1_mult,
+                                                         s->q.in1_shift);
+        const int32_t b = ld_mul_by_quantized_multiplier((y + s->q.in2_offset) * (1 << s->q.left_shift), s->q.in2_mult,
+                                                         s->q.in2_shift);
+        raw = ld_mul_by_quantized_multiplier(s->op == LD_OP_ADD ? a + b : a - b, s->q.out_mult, s->q.out_shift);
     }
-    const int64_t v = (int64_t)raw + s->out_offset; /* int64: no overflow for huge SUB multipliers */
-    return v < s->qmin ? s->qmin : v > s->qmax ? s->qmax : (int32_t)v;
+    const int64_t v = (int64_t)raw + s->q.out_offset; /* int64: no overflow for huge SUB multipliers */
+    return v < s->q.qmin ? s->q.qmin : v > s->q.qmax ? s->q.qmax : (int32_t)v;
 }
 
 static void row_q8(const void *state, const void *a, size_t sa, const void *b, size_t sb, void *out, size_t n)

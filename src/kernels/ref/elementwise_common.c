@@ -212,3 +212,27 @@ void ld_ew_lut_apply(const uint8_t lut[256], const void *in, void *out, size_t n
     for (size_t i = 0; i < n; i++)
         y[i] = lut[x[i]];
 }
+
+void ld_arith_q_init(int op, ld_activation act, ld_dtype type, float s1, int32_t z1, float s2, int32_t z2, float so,
+                     int32_t zo, ld_arith_q *q)
+{
+    memset(q, 0, sizeof *q);
+    q->in1_offset = -z1;
+    q->in2_offset = -z2;
+    q->out_offset = zo;
+    int32_t tmin, tmax;
+    ld_type_range(type, &tmin, &tmax);
+    ld_act_range_quant(act, so, zo, tmin, tmax, &q->qmin, &q->qmax);
+    if (op == LD_OP_MUL) {
+        const float real = s1 * s2 / so; /* float arithmetic, as in mul.cc */
+        q->real_out = (double)real;
+        ld_quantize_multiplier(q->real_out, &q->out_mult, &q->out_shift);
+        return;
+    }
+    q->left_shift = 20;
+    const double twice_max = 2.0 * (double)(s1 > s2 ? s1 : s2);
+    q->real_out = twice_max / ((double)(1 << q->left_shift) * (double)so);
+    ld_quantize_multiplier((double)s1 / twice_max, &q->in1_mult, &q->in1_shift);
+    ld_quantize_multiplier((double)s2 / twice_max, &q->in2_mult, &q->in2_shift);
+    ld_quantize_multiplier(q->real_out, &q->out_mult, &q->out_shift);
+}

@@ -47,6 +47,21 @@ leandet_status ld_ew_check_type(ld_op_ctx *c, const ld_tensor *t, const char *wh
  * quantization, non-positive scales and zero points outside the type. */
 leandet_status ld_ew_qparams(ld_op_ctx *c, const ld_tensor *t, const char *what, float *scale, int32_t *zp);
 
+/* The constants of 8-bit ADD, SUB and MUL (TFLite add.cc, sub.cc, mul.cc),
+ * computed in one place so the reference and the optimized kernels
+ * requantize identically. */
+typedef struct ld_arith_q {
+    int32_t in1_offset, in2_offset, out_offset;
+    int32_t qmin, qmax;              /* activation clamp */
+    int left_shift;                  /* ADD/SUB: 20 */
+    int32_t in1_mult, in2_mult, out_mult;
+    int in1_shift, in2_shift, out_shift;
+    double real_out;                 /* output multiplier before quantizing (ADD needs < 1) */
+} ld_arith_q;
+
+void ld_arith_q_init(int op, ld_activation act, ld_dtype type, float s1, int32_t z1, float s2, int32_t z2, float so,
+                     int32_t zo, ld_arith_q *q);
+
 /* Common prepare of a one-input one-output op that keeps the shape: checks
  * counts, input type in `mask`, output type equal to input, writes out shape. */
 leandet_status ld_ew_unary_prepare(ld_op_ctx *c, unsigned mask);

@@ -2,8 +2,7 @@
  *
  * The reference spends its time on per-element calls (a row callback, the
  * scalar MultiplyByQuantizedMultiplier). Here the reference's constants are
- * rebuilt with the same helpers and formulas (arith_params mirrors the
- * reference prepare; the unit test compares every byte) and 8 elements are
+ * computed by the same function (ld_arith_q_init) and 8 elements are
  * requantized at once with conv8's exact vector requantization:
  *   MUL:     out = clamp(rq_out((x - zx) * (y - zy)) + zo)
  *   ADD/SUB: out = clamp(rq_out(rq_1((x - zx) << 20) +/- rq_2((y - zy) << 20)) + zo)
@@ -35,12 +34,9 @@ typedef struct binary_state {
 
 enum { LEFT_SHIFT = 20 };
 
-/* Fill r for real multiplier m; 0 if it is not below one. */
-static int rq8_set(rq8 *r, double m)
+/* Fill r for the quantized multiplier q * 2^shift; 0 if it is not below one. */
+static int rq8_set(rq8 *r, int32_t q, int shift)
 {
-    int32_t q;
-    int shift;
-    ld_quantize_multiplier(m, &q, &shift);
     if (shift > 0)
         return 0;
     for (int i = 0; i < 8; i++) {
@@ -52,7 +48,7 @@ static int rq8_set(rq8 *r, double m)
     return 1;
 }
 
-/* The reference's constants (arith.c, prepare_quant); 0 when the op is not
+/* The reference's constants (ld_arith_q_init); 0 when the op is not
  * 8-bit per-tensor quantized or needs a multiplier of one or more. */
 static int arith_params(const ld_op_ctx *c, binary_state *s)
 {
@@ -73,18 +69,17 @@ static int arith_params(const ld_op_ctx *c, binary_state *s)
         return 0;
     s->op = c->op->builtin;
     s->is_signed = t == LEANDET_INT8;
-    s->in1_off = -z1;
-    s->in2_off = -z2;
-    s->out_zp = zo;
-    ld_act_range_quant(act, so, zo, tmin, tmax, &s->qmin, &s->qmax);
-    if (s->op == LD_OP_MUL) {
-        const float real = s1 * s2 / so; /* float, as the reference */
-        return rq8_set(&s->out, (double)real);
-    }
-    const double twice_max = 2.0 * (double)(s1 > s2 ? s1 : s2);
-    const double real_out = twice_max / ((double)(1 << LEFT_SHIFT) * (double)so);
-    return real_out < 1.0 && rq8_set(&s->out, real_out) && rq8_set(&s->in1, (double)s1 / twice_max) &&
-           rq8_set(&s->in2, (double)s2 / twice_max);
+    ld_arith_q q;
+    ld_arith_q_init(s->op, act, t, s1, z1, s2, z2, so, zo, &q);
+    s->in1_off = q.in1_offset;
+    s->in2_off = q.in2_offset;
+    s->out_zp = q.out_offset;
+    s->qmin = q.qmin;
+    s->qmax = q.qmax;
+    if (s->op == LD_OP_MUL)
+        return rq8_set(&s->out, q.out_mult, q.out_shift);
+    return q.real_out < 1.0 && rq8_set(&s->out, q.out_mult, q.out_shift) &&
+           rq8_set(&s->in1, q.in1_mult, q.in1_shift) && rq8_set(&s->in2, q.in2_mult, q.in2_shift);
 }
 
 int ld_ew8_binary_accepts(const ld_op_ctx *c)
