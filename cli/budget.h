@@ -43,6 +43,7 @@ typedef struct ld_image_cost {
     int width, height;
     size_t bytes;             /* decoding: file + pixels + codec working memory */
     size_t held;              /* the pixels, held while the model runs */
+    size_t code;              /* the codec's code and tables: resident once it ran */
     size_t draw_bytes;        /* drawing and encoding it */
     size_t need;              /* what the run's plan counts for it (ld_budget_plan_run) */
 } ld_image_cost;

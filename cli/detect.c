@@ -24,6 +24,7 @@
 #include "image/image.h"
 #include "inputs.h"
 #include "json.h"
+#include "core/alloc.h"
 #include "pipeline/pipeline.h"
 #include "progress.h"
 #include "tensor_dump.h"
@@ -158,9 +159,15 @@ static int run_image(const detect_opts *o, leandet_session *s, leandet_detector 
     leandet_error err = {0};
     leandet_image img = {0};
     int count = 0, rc = -1;
+    /* The pixels come from an accounted pool capped at what the plan left
+     * for images: a file that lies about its size cannot take more. */
+    ld_alloc pool;
+    ld_alloc_init(&pool, NULL);
+    pool.limit = allowance == SIZE_MAX ? 0 : allowance;
+    leandet_allocator pixels = ld_alloc_public(&pool);
     if ((cost->need > allowance &&
          ld_budget_image_refusal(path, cost, allowance, o->budget.max_memory, &err) != LEANDET_OK) ||
-        leandet_image_load(path, &img, &err) != LEANDET_OK ||
+        leandet_image_load_with(path, &pixels, &img, &err) != LEANDET_OK ||
         leandet_detector_run(det, &img, dets, cap, &count, &err) != LEANDET_OK) {
         print_error_line(path, err.message);
         goto done;
@@ -190,7 +197,7 @@ static int run_image(const detect_opts *o, leandet_session *s, leandet_detector 
     }
     rc = 0;
 done:
-    leandet_image_free(&img);
+    leandet_image_free_with(&img, &pixels);
     return rc;
 }
 

@@ -250,10 +250,20 @@ typedef struct leandet_image {
     uint8_t *pixels;
 } leandet_image;
 
-/* Decode JPEG, PNG, BMP or PPM/PGM (sniffed from the bytes). The result's
- * pixels are owned by the caller: release with leandet_image_free. */
+/* Decode JPEG, PNG, BMP or PPM/PGM (sniffed from the bytes). The file is
+ * mapped, not copied. The result's pixels are owned by the caller: release
+ * with leandet_image_free. */
 leandet_status leandet_image_load(const char *path, leandet_image *out, leandet_error *err);
 void leandet_image_free(leandet_image *img);
+
+/* The same with the pixels taken from `alloc` (NULL: malloc), e.g. the
+ * allocator that also holds the caller's budget; they go back to the same
+ * allocator with leandet_image_free_with(img, alloc). The codec libraries'
+ * own small state (libjpeg-turbo, libspng: tens to hundreds of KiB) is
+ * theirs, and is counted by the plan's image category instead. */
+leandet_status leandet_image_load_with(const char *path, const leandet_allocator *alloc, leandet_image *out,
+                                       leandet_error *err);
+void leandet_image_free_with(leandet_image *img, const leandet_allocator *alloc);
 
 /* ------------------------------------------------------------------ */
 /* Detection                                                            */

@@ -77,3 +77,15 @@ void ld_free(ld_alloc *a, void *p)
     a->current -= size;
     raw_free(a, base);
 }
+
+static void *public_alloc(void *ctx, size_t size, size_t align)
+{
+    return align <= LD_HDR ? ld_malloc(ctx, size) : NULL;
+}
+
+static void public_free(void *ctx, void *p) { ld_free(ctx, p); }
+
+leandet_allocator ld_alloc_public(ld_alloc *a)
+{
+    return (leandet_allocator){.alloc = public_alloc, .free = public_free, .ctx = a};
+}

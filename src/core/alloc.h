@@ -25,4 +25,9 @@ void *ld_malloc(ld_alloc *a, size_t size);
 void *ld_calloc(ld_alloc *a, size_t n, size_t size); /* zeroed; checks n*size overflow */
 void ld_free(ld_alloc *a, void *p);
 
+/* `a` seen through the public allocator interface (alignment up to 64), so
+ * that public calls taking a leandet_allocator (image decoding) draw from
+ * the same accounted, limited pool. `a` must outlive what it hands out. */
+leandet_allocator ld_alloc_public(ld_alloc *a);
+
 #endif

@@ -143,10 +143,17 @@ void ld_fmt_would_fit(const leandet_plan_report *r, int cli, char *buf, size_t c
 /* ---- images ---------------------------------------------------------- */
 
 /* Code and tables of the codec libraries, resident once an image of that
- * format is decoded (measured: peak of `leandet detect` on JPEG inputs
- * exceeds BMP inputs by 400-700 KiB over the six shared models). */
-#define LD_JPEG_CODE_BYTES ((size_t)640 * 1024)
-#define LD_PNG_CODE_BYTES ((size_t)384 * 1024)
+ * format is decoded. Measured: the peak of `leandet detect` on face.jpg
+ * exceeds the same pixels as BMP/PPM by ~450 KiB (medians of 8), and
+ * earlier by 400-700 KiB over the six models on other images; PNG (libspng
+ * + zlib) by less than the run-to-run noise, ~100 KiB. */
+#define LD_JPEG_CODE_BYTES ((size_t)512 * 1024)
+#define LD_PNG_CODE_BYTES ((size_t)128 * 1024)
+
+size_t ld_budget_codec_code_bytes(int format)
+{
+    return format == LD_IMAGE_JPEG ? LD_JPEG_CODE_BYTES : format == LD_IMAGE_PNG ? LD_PNG_CODE_BYTES : 0;
+}
 
 size_t ld_budget_image_bytes(int format, int width, int height, size_t file_bytes, size_t jpeg_coef_bytes)
 {
@@ -160,16 +167,16 @@ size_t ld_budget_image_bytes(int format, int width, int height, size_t file_byte
         /* libjpeg: tables and state, plus a few MCU rows per component for
          * upsampling and colour conversion; progressive (or multi-scan)
          * images add the whole coefficient buffer, passed in by the caller. */
-        codec = 96 * 1024 + w * 3 * 32 + jpeg_coef_bytes + LD_JPEG_CODE_BYTES;
+        codec = 96 * 1024 + w * 3 * 32 + jpeg_coef_bytes;
         break;
     case LD_IMAGE_PNG:
         /* spng: two rows of up to 16-bit RGBA, the inflate window and state. */
-        codec = 64 * 1024 + w * 8 * 2 + LD_PNG_CODE_BYTES;
+        codec = 64 * 1024 + w * 8 * 2;
         break;
     default:
         break; /* BMP and PPM decode straight from the file bytes */
     }
-    return ld_block_bytes(file_bytes) + ld_block_bytes(pixels) + codec;
+    return ld_block_bytes(file_bytes) + ld_block_bytes(pixels) + codec + ld_budget_codec_code_bytes(format);
 }
 
 size_t ld_budget_draw_bytes(int width)

@@ -43,6 +43,10 @@ void ld_fmt_would_fit(const leandet_plan_report *r, int cli, char *buf, size_t c
  * ld_jpeg_coef_bytes). `format` is an ld_image_format. */
 size_t ld_budget_image_bytes(int format, int width, int height, size_t file_bytes, size_t jpeg_coef_bytes);
 
+/* The part of that which stays resident after decoding: the codec
+ * library's code and tables (0 for BMP and PPM, decoded by leandet). */
+size_t ld_budget_codec_code_bytes(int format);
+
 /* Bytes drawing on and saving (PNG/JPEG encoding) one decoded image of this
  * width hold beyond its pixels. */
 size_t ld_budget_draw_bytes(int width);

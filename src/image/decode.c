@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,55 +63,43 @@ static leandet_status io_fail(leandet_error *err, const char *path, const char *
     return ld_fail(err, LEANDET_ERR_IO, "%s: cannot %s: %s", path, what, buf);
 }
 
-leandet_status ld_image_read_file(const char *path, uint8_t **data, size_t *size, leandet_error *err)
+/* Map `path` read-only: the encoded bytes stay page cache pages (counted as
+ * the file's bytes in the plan), never a heap copy. *size > 0 on success. */
+leandet_status ld_image_map_file(const char *path, const uint8_t **data, size_t *size, leandet_error *err)
 {
     if (!path || !data || !size)
-        return ld_fail(err, LEANDET_ERR_ARGUMENT, "image read: NULL argument");
-    int fd = open(path, O_RDONLY);
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "image map: NULL argument");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return io_fail(err, path, "open", errno);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return io_fail(err, path, "stat", e);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ld_fail(err, LEANDET_ERR_IO, "%s: not a regular file", path);
-    }
-    if (st.st_size == 0) {
-        close(fd);
-        return ld_fail(err, LEANDET_ERR_IMAGE, "%s: empty file", path);
-    }
-    if ((uint64_t)st.st_size > LD_IMAGE_MAX_FILE_BYTES) {
-        close(fd);
-        return ld_fail(err, LEANDET_ERR_IMAGE, "%s: file of %lld bytes exceeds the limit of %zu",
-                       path, (long long)st.st_size, LD_IMAGE_MAX_FILE_BYTES);
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    uint8_t *buf = malloc(n);
-    if (!buf) {
-        close(fd);
-        return ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes to read it", path, n);
-    }
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = r < 0 ? errno : EIO;
-            free(buf);
-            close(fd);
-            return r < 0 ? io_fail(err, path, "read", e)
-                         : ld_fail(err, LEANDET_ERR_IO, "%s: file shrank while reading", path);
+    leandet_status rc = LEANDET_OK;
+    if (fstat(fd, &st) != 0)
+        rc = io_fail(err, path, "stat", errno);
+    else if (!S_ISREG(st.st_mode))
+        rc = ld_fail(err, LEANDET_ERR_IO, "%s: not a regular file", path);
+    else if (st.st_size == 0)
+        rc = ld_fail(err, LEANDET_ERR_IMAGE, "%s: empty file", path);
+    else if ((uint64_t)st.st_size > LD_IMAGE_MAX_FILE_BYTES)
+        rc = ld_fail(err, LEANDET_ERR_IMAGE, "%s: file of %lld bytes exceeds the limit of %zu", path,
+                     (long long)st.st_size, LD_IMAGE_MAX_FILE_BYTES);
+    if (rc == LEANDET_OK) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            rc = io_fail(err, path, "map", errno);
+        } else {
+            *data = m;
+            *size = (size_t)st.st_size;
         }
-        got += (size_t)r;
     }
     close(fd);
-    *data = buf;
-    *size = n;
-    return LEANDET_OK;
+    return rc;
+}
+
+void ld_image_unmap_file(const uint8_t *data, size_t size)
+{
+    if (data)
+        munmap((void *)(uintptr_t)data, size);
 }
 
 leandet_status ld_image_probe(const char *path, const uint8_t *data, size_t size,
@@ -221,8 +210,23 @@ leandet_status ld_image_decode_into(const char *path, const uint8_t *data, size_
     return st;
 }
 
+static void *pixels_alloc(const leandet_allocator *a, size_t n)
+{
+    return a && a->alloc ? a->alloc(a->ctx, n, 64) : malloc(n);
+}
+
+static void pixels_free(const leandet_allocator *a, void *p)
+{
+    if (a && a->alloc) {
+        if (a->free)
+            a->free(a->ctx, p);
+    } else {
+        free(p);
+    }
+}
+
 leandet_status ld_image_decode_mem(const char *path, const uint8_t *data, size_t size, int denom,
-                                   leandet_image *out, leandet_error *err)
+                                   const leandet_allocator *alloc, leandet_image *out, leandet_error *err)
 {
     if (!path)
         path = "<memory>";
@@ -234,13 +238,13 @@ leandet_status ld_image_decode_mem(const char *path, const uint8_t *data, size_t
     if (st != LEANDET_OK)
         return st;
     size_t need = (size_t)w * (size_t)h * 3;
-    uint8_t *px = malloc(need);
+    uint8_t *px = pixels_alloc(alloc, need);
     if (!px)
         return ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes for %dx%d pixels",
                        path, need, w, h);
     st = decode_planned(path, data, size, denom, &info, px, w, h, err);
     if (st != LEANDET_OK) {
-        free(px);
+        pixels_free(alloc, px);
         return st;
     }
     out->width = w;
@@ -249,30 +253,42 @@ leandet_status ld_image_decode_mem(const char *path, const uint8_t *data, size_t
     return LEANDET_OK;
 }
 
-leandet_status ld_image_load_scaled(const char *path, int denom, leandet_image *out, leandet_error *err)
+leandet_status ld_image_load_scaled(const char *path, int denom, const leandet_allocator *alloc,
+                                    leandet_image *out, leandet_error *err)
 {
     if (!path || !out)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "image load: NULL argument");
-    uint8_t *data = NULL;
+    const uint8_t *data = NULL;
     size_t size = 0;
-    leandet_status st = ld_image_read_file(path, &data, &size, err);
+    leandet_status st = ld_image_map_file(path, &data, &size, err);
     if (st != LEANDET_OK)
         return st;
-    st = ld_image_decode_mem(path, data, size, denom, out, err);
-    free(data);
+    st = ld_image_decode_mem(path, data, size, denom, alloc, out, err);
+    ld_image_unmap_file(data, size);
     return st;
 }
 
 leandet_status leandet_image_load(const char *path, leandet_image *out, leandet_error *err)
 {
-    return ld_image_load_scaled(path, 1, out, err);
+    return ld_image_load_scaled(path, 1, NULL, out, err);
+}
+
+leandet_status leandet_image_load_with(const char *path, const leandet_allocator *alloc, leandet_image *out,
+                                       leandet_error *err)
+{
+    return ld_image_load_scaled(path, 1, alloc, out, err);
+}
+
+void leandet_image_free_with(leandet_image *img, const leandet_allocator *alloc)
+{
+    if (!img)
+        return;
+    pixels_free(alloc, img->pixels);
+    img->pixels = NULL;
+    img->width = img->height = 0;
 }
 
 void leandet_image_free(leandet_image *img)
 {
-    if (!img)
-        return;
-    free(img->pixels);
-    img->pixels = NULL;
-    img->width = img->height = 0;
+    leandet_image_free_with(img, NULL);
 }

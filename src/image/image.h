@@ -3,10 +3,10 @@
  *
  * Every decoded image is 8-bit RGB, rows packed (stride = width * 3), as
  * leandet_image in leandet.h. Pixels returned in a leandet_image come from
- * malloc and are released with leandet_image_free (the public struct has no
- * allocator, so the image layer does not use the accounted allocator).
- * Callers that budget memory use ld_image_probe + ld_image_decode_into with
- * their own buffer.
+ * the caller's allocator (NULL: malloc) and go back to it with
+ * leandet_image_free_with; files are mapped, never copied to the heap.
+ * Callers that budget memory pass an accounted allocator, or use
+ * ld_image_probe + ld_image_decode_into with their own buffer.
  *
  * Limits (checked on the declared header size BEFORE any pixel buffer is
  * allocated, for every format): width and height <= LD_IMAGE_MAX_DIM and
@@ -25,7 +25,7 @@
 
 #define LD_IMAGE_MAX_DIM 65535
 #define LD_IMAGE_MAX_PIXELS ((uint64_t)1 << 28)
-/* Files larger than this are refused by ld_image_read_file (4 GiB would not
+/* Files larger than this are refused by ld_image_map_file (4 GiB would not
  * be an image we can hold anyway: pixels are capped at 768 MiB). */
 #define LD_IMAGE_MAX_FILE_BYTES ((size_t)1 << 31)
 
@@ -54,9 +54,11 @@ const char *ld_image_format_name(ld_image_format f); /* "JPEG", "PNG", ... */
 leandet_status ld_image_check_size(const char *path, int64_t width, int64_t height,
                                    leandet_error *err);
 
-/* Read a whole file into a malloc'd buffer (free() it). Errors name the path. */
-leandet_status ld_image_read_file(const char *path, uint8_t **data, size_t *size,
-                                  leandet_error *err);
+/* Map a whole regular, non-empty file read-only; release with
+ * ld_image_unmap_file(data, size). Errors name the path. */
+leandet_status ld_image_map_file(const char *path, const uint8_t **data, size_t *size,
+                                 leandet_error *err);
+void ld_image_unmap_file(const uint8_t *data, size_t size);
 
 /* Parse only the header of an in-memory file. `path` is used for messages. */
 leandet_status ld_image_probe(const char *path, const uint8_t *data, size_t size,
@@ -86,13 +88,15 @@ leandet_status ld_image_decode_into(const char *path, const uint8_t *data, size_
                                     int denom, uint8_t *pixels, size_t capacity,
                                     int *width, int *height, leandet_error *err);
 
-/* Probe, allocate (malloc) and decode. `out` is set only on success. */
+/* Probe, allocate from `alloc` (NULL: malloc) and decode. `out` is set
+ * only on success; release with leandet_image_free_with(out, alloc). */
 leandet_status ld_image_decode_mem(const char *path, const uint8_t *data, size_t size,
-                                   int denom, leandet_image *out, leandet_error *err);
+                                   int denom, const leandet_allocator *alloc, leandet_image *out,
+                                   leandet_error *err);
 
-/* Read and decode a file at scale 1/denom (leandet_image_load is denom 1). */
-leandet_status ld_image_load_scaled(const char *path, int denom, leandet_image *out,
-                                    leandet_error *err);
+/* Map and decode a file at scale 1/denom (leandet_image_load is denom 1). */
+leandet_status ld_image_load_scaled(const char *path, int denom, const leandet_allocator *alloc,
+                                    leandet_image *out, leandet_error *err);
 
 /* ---- Saving (save.c). The format comes from the extension of `path`:
  * .png, or .jpg/.jpeg (quality 90); case-insensitive. The image is written

@@ -1,57 +1,14 @@
 /* The decode stage of the pipeline: one input -> one prepared model input.
- * Files are mapped rather than read so a decode worker needs no file
+ * Files are mapped (ld_image_map_file) so a decode worker needs no file
  * buffer (pages are the page cache's); pixels go to the worker's fixed
  * buffer, decoded directly at 1/2, 1/4 or 1/8 when the JPEG is at least
  * that much larger than the model input. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "image/image.h"
 #include "pipeline/pipeline.h"
-
-static leandet_status sys_fail(leandet_error *err, const char *path, const char *what, int e)
-{
-    char buf[128];
-    if (strerror_r(e, buf, sizeof buf) != 0)
-        snprintf(buf, sizeof buf, "error %d", e);
-    return ld_fail(err, LEANDET_ERR_IO, "%s: cannot %s: %s", path, what, buf);
-}
-
-/* Map `path` read-only; *size > 0 on success (empty files are refused). */
-static leandet_status map_file(const char *path, const uint8_t **data, size_t *size, leandet_error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sys_fail(err, path, "open", errno);
-    struct stat st;
-    leandet_status rc = LEANDET_OK;
-    if (fstat(fd, &st) != 0)
-        rc = sys_fail(err, path, "stat", errno);
-    else if (!S_ISREG(st.st_mode))
-        rc = ld_fail(err, LEANDET_ERR_IO, "%s: not a regular file", path);
-    else if (st.st_size == 0)
-        rc = ld_fail(err, LEANDET_ERR_IMAGE, "%s: empty file", path);
-    else if ((uint64_t)st.st_size > LD_IMAGE_MAX_FILE_BYTES)
-        rc = ld_fail(err, LEANDET_ERR_IMAGE, "%s: file of %lld bytes exceeds the limit of %zu", path,
-                     (long long)st.st_size, LD_IMAGE_MAX_FILE_BYTES);
-    if (rc == LEANDET_OK) {
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            rc = sys_fail(err, path, "map", errno);
-        } else {
-            *data = m;
-            *size = (size_t)st.st_size;
-        }
-    }
-    close(fd);
-    return rc;
-}
 
 /* Encoded bytes -> pixels in the worker's buffer, scaled when it helps. */
 static leandet_status decode(ld_slot *s, const char *name, const uint8_t *data, size_t size, const ld_preprocess *pre,
@@ -103,10 +60,10 @@ leandet_status ld_pipeline_prepare(ld_slot *s, const ld_preprocess *pre, size_t 
     } else {
         const uint8_t *data = NULL;
         size_t size = 0;
-        st = map_file(name, &data, &size, err);
+        st = ld_image_map_file(name, &data, &size, err);
         if (st == LEANDET_OK) {
             st = decode(s, name, data, size, pre, scaled, pixels, capacity, &img, err);
-            munmap((void *)(uintptr_t)data, size);
+            ld_image_unmap_file(data, size);
         }
     }
     if (st == LEANDET_OK)

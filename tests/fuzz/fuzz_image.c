@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int denoms[2] = {1, info.format == LD_IMAGE_JPEG ? 4 : 0};
     for (int i = 0; i < 2 && denoms[i]; i++) {
         leandet_image im;
-        if (ld_image_decode_mem("fuzz", data, size, denoms[i], &im, &err) == LEANDET_OK) {
+        if (ld_image_decode_mem("fuzz", data, size, denoms[i], NULL, &im, &err) == LEANDET_OK) {
             use_image(&im);
             leandet_image_free(&im);
         }

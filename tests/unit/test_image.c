@@ -13,6 +13,7 @@
 #include <jpeglib.h>
 #include <spng.h>
 
+#include "core/alloc.h"
 #include "harness.h"
 #include "image/draw.h"
 #include "image/image.h"
@@ -46,7 +47,7 @@ static leandet_status decode_exact(const char *name, const uint8_t *d, size_t n,
     if (n)
         memcpy(copy, d, n);
     memset(e, 0, sizeof *e);
-    leandet_status st = ld_image_decode_mem(name, copy, n, 1, im, e);
+    leandet_status st = ld_image_decode_mem(name, copy, n, 1, NULL, im, e);
     free(copy);
     return st;
 }
@@ -89,6 +90,30 @@ static void test_real_images(void)
         leandet_image_free(&im);
         CHECK(im.pixels == NULL);
     }
+}
+
+/* Pixels from the caller's allocator: the same pixels as with malloc, every
+ * byte returned, and a limit below the image fails cleanly. */
+static void test_caller_allocator(void)
+{
+    char path[512];
+    ld_test_image("grace_hopper.bmp", path, sizeof path);
+    leandet_image ref = {0, 0, NULL}, im = {0, 0, NULL};
+    leandet_error e = {0, ""};
+    CHECK(leandet_image_load(path, &ref, &e) == LEANDET_OK);
+    ld_alloc pool;
+    ld_alloc_init(&pool, NULL);
+    leandet_allocator a = ld_alloc_public(&pool);
+    CHECK(leandet_image_load_with(path, &a, &im, &e) == LEANDET_OK);
+    CHECK(pool.current == 512u * 600u * 3u && pool.count == 1);
+    CHECK(im.pixels && ref.pixels && memcmp(im.pixels, ref.pixels, 512u * 600u * 3u) == 0);
+    leandet_image_free_with(&im, &a);
+    CHECK(pool.current == 0 && im.pixels == NULL);
+    pool.limit = 512u * 600u * 3u - 1;
+    CHECK(leandet_image_load_with(path, &a, &im, &e) == LEANDET_ERR_NO_MEMORY);
+    CHECK_MSG(has(&e, "grace_hopper.bmp") && has(&e, "512x600"), "%s", e.message);
+    CHECK(pool.limit_hit && pool.current == 0 && im.pixels == NULL);
+    leandet_image_free(&ref);
 }
 
 /* Pixels of the BMPs read independently with PIL:
@@ -145,7 +170,7 @@ static void test_jpeg_scale(void)
         ld_image_scaled_size(&info, sc[i].denom, &w, &h);
         CHECK(w == sc[i].w && h == sc[i].h);
         leandet_image im;
-        CHECK(ld_image_decode_mem(path, d, n, sc[i].denom, &im, &e) == LEANDET_OK);
+        CHECK(ld_image_decode_mem(path, d, n, sc[i].denom, NULL, &im, &e) == LEANDET_OK);
         CHECK(im.width == sc[i].w && im.height == sc[i].h);
         leandet_image_free(&im);
     }
@@ -160,7 +185,7 @@ static void test_jpeg_scale(void)
     CHECK(ld_image_decode_into(path, d, n, 8, buf, 102 * 135 * 3 - 1, &w, &h, &e) == LEANDET_ERR_ARGUMENT);
     CHECK(ld_image_decode_into(path, d, n, 8, buf, 102 * 135 * 3, &w, &h, &e) == LEANDET_OK);
     CHECK(w == 102 && h == 135);
-    CHECK(ld_image_decode_mem(path, d, n, 3, &(leandet_image){0, 0, NULL}, &e) == LEANDET_ERR_ARGUMENT);
+    CHECK(ld_image_decode_mem(path, d, n, 3, NULL, &(leandet_image){0, 0, NULL}, &e) == LEANDET_ERR_ARGUMENT);
     free(buf);
     free(d);
 }
@@ -656,7 +681,7 @@ static void test_save_roundtrip(void)
           memcmp(back.pixels, im.pixels, (size_t)im.width * (size_t)im.height * 3) == 0);
     leandet_image_free(&back);
     /* DCT scaling is JPEG's: a PNG decodes at full size whatever the scale. */
-    CHECK(ld_image_load_scaled(out, 4, &back, &e) == LEANDET_OK && back.width == im.width &&
+    CHECK(ld_image_load_scaled(out, 4, NULL, &back, &e) == LEANDET_OK && back.width == im.width &&
           back.height == im.height);
     leandet_image_free(&back);
     /* JPEG is lossy: same size, close pixels (quality 90). */
@@ -1221,6 +1246,7 @@ int main(void)
         return 1;
     }
     test_real_images();
+    test_caller_allocator();
     test_bmp_pixels();
     test_jpeg_scale();
     test_bmp_synthetic();

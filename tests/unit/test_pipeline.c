@@ -202,7 +202,7 @@ static void reference_run(leandet_session *session, leandet_detector *det, const
             denom = ld_image_pick_scale(&info, model_w, model_h);
         free(d);
     }
-    if (ld_image_load_scaled(path, denom, &img, NULL) != LEANDET_OK)
+    if (ld_image_load_scaled(path, denom, NULL, &img, NULL) != LEANDET_OK)
         return;
     e->ok = leandet_detector_run(det, &img, e->dets, MAX_DET, &e->count, NULL) == LEANDET_OK;
     leandet_image_free(&img);
