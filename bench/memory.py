@@ -16,6 +16,10 @@ B = 0.97, 1.01, 1.25, 2 and 4 times the prediction (--factors): below 1 the
 run must be refused before running (exit 3, message with the breakdown and
 what would fit); at or above, it must succeed with its peak within B.
 
+With --videos V1,V2: also `leandet video --model M V` for the first model
+(or --video-model), without and with an annotated --out, --max-frames 150:
+the plan (summary planned_bytes) against the measured peak (%M).
+
 Writes bench/results/<date>-memory.json (--out). Not a test: tests/py/test_budget.py
 checks one model x image cell per run; this covers the whole table for the README.
 """
@@ -43,6 +47,8 @@ def parse_args():
     p.add_argument("--threads", type=int, help="--threads for plan and detect (default: theirs)")
     p.add_argument("--sweep", action="store_true", help="also run the budget sweep per cell")
     p.add_argument("--factors", default="0.97,1.01,1.25,2,4", help="budget / prediction for --sweep")
+    p.add_argument("--videos", help="comma-separated video files: also plan vs peak of `leandet video`")
+    p.add_argument("--video-model", default="ssd_mobilenet_v1_coco_quant.tflite")
     p.add_argument("--out", help="JSON output (default bench/results/<date>-memory.json)")
     return p.parse_args()
 
@@ -74,6 +80,36 @@ def measured(a, model, image):
     return peak
 
 
+def video_rows(a):
+    rows = []
+    model = os.path.join(a.models_dir, a.video_model)
+    for v in a.videos.split(","):
+        for out in (None, "/tmp/leandet-memory-bench.mp4"):
+            peaks, plan = [], None
+            for _ in range(a.repeats):
+                cmd = ["/usr/bin/time", "-f", "%M", a.leandet, "video", "--model", model, "--max-frames", "150", v]
+                if a.threads:
+                    cmd[5:5] = ["--threads", str(a.threads)]
+                if out:
+                    cmd[5:5] = ["--out", out]
+                p = subprocess.run(cmd, capture_output=True, text=True)
+                if p.returncode != 0:
+                    sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {p.stderr}")
+                summary = json.loads(p.stdout.strip().splitlines()[-1])["summary"]
+                plan = summary["planned_bytes"]
+                peaks.append(int(p.stderr.strip().splitlines()[-1]) * 1024)
+            med, top = statistics.median(peaks), max(peaks)
+            row = {"video": os.path.basename(v), "out": bool(out), "width": summary["width"],
+                   "height": summary["height"], "predicted_bytes": plan, "measured_bytes": peaks,
+                   "median_bytes": med, "max_bytes": top, "error_vs_median": plan / med - 1,
+                   "slack_vs_max": plan / top - 1}
+            rows.append(row)
+            print(f"video {row['video']:36s} {row['width']}x{row['height']} {'--out' if out else '     '} "
+                  f"predicted {plan / 1e6:7.2f} MB  measured median {med / 1e6:7.2f} max {top / 1e6:7.2f}  "
+                  f"{row['error_vs_median'] * 100:+5.1f}% (vs max {row['slack_vs_max'] * 100:+5.1f}%)", flush=True)
+    return rows
+
+
 def sweep(a, model, image, pred):
     """One line per budget; returns the failures."""
     bad = []
@@ -96,6 +132,8 @@ def sweep(a, model, image, pred):
 def main():
     a = parse_args()
     models = a.models.split(",") if a.models else sorted(f for f in os.listdir(a.models_dir) if f.endswith(".tflite"))
+    if a.models == "none":
+        models = []
     images = a.images.split(",")
     rows, failures = [], []
     for m in models:
@@ -114,8 +152,10 @@ def main():
                   flush=True)
             if a.sweep:
                 failures += sweep(a, mp, ip, pred)
-    worst = max(abs(r["error_vs_median"]) for r in rows)
-    under = [r for r in rows if r["slack_vs_max"] < 0]
+    vrows = video_rows(a) if a.videos else []
+    rows_all = rows + vrows
+    worst = max(abs(r["error_vs_median"]) for r in rows_all) if rows_all else 0.0
+    under = [r for r in rows_all if r["slack_vs_max"] < 0]
     print(f"\nworst |error| vs median: {worst * 100:.1f}%; cells where a run exceeded the prediction: {len(under)}")
     if a.sweep:
         print(f"budget sweep: {len(failures)} failures")
@@ -129,7 +169,7 @@ def main():
     out = a.out or os.path.join(HERE, "results", f"{datetime.date.today().isoformat()}-memory.json")
     with open(out, "w") as f:
         json.dump({"date": datetime.datetime.now().isoformat(timespec="seconds"), "repeats": a.repeats,
-                   "threads": a.threads, "rows": rows,
+                   "threads": a.threads, "rows": rows, "video_rows": vrows,
                    "sweep_failures": failures if a.sweep else None}, f, indent=1)
     print(f"\nwrote {out}")
 

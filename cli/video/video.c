@@ -23,13 +23,16 @@
 #include <time.h>
 
 #include "args.h"
+#include "budget.h"
 #include "commands.h"
 #include "detect/labels.h"
 #include "detect_opts.h"
 #include "detjson.h"
 #include "image/draw.h"
 #include "json.h"
+#include "pipeline/pipeline.h"
 #include "runtime/cpuset.h"
+#include "video_budget.h"
 #include "video_io.h"
 
 static const char usage[] =
@@ -85,6 +88,9 @@ typedef struct frame_meta {
 
 typedef struct video_run {
     const video_opts *o;
+    ld_budget_opts budget;   /* process baseline at start; --max-memory */
+    size_t label_bytes;
+    size_t planned;          /* the plan's total_bytes */
     const ld_labels *labels;
     ld_vin in;
     ld_vout out;
@@ -437,10 +443,10 @@ static void print_summary(const video_run *v, const counts *c, int sessions, int
     ld_json_string(stdout, v->o->input);
     printf(",\"width\":%d,\"height\":%d,\"frames_decoded\":%lld,\"frames_processed\":%lld,\"frames_failed\":%lld,"
            "\"frames_dropped\":%lld,\"frames_skipped\":%lld,\"bad_packets\":%lld,\"bad_frames\":%lld,"
-           "\"seconds\":%.3f,\"fps\":%.2f,\"peak_rss_bytes\":%zu,\"sessions\":%d,\"drop\":\"%s\",\"mode\":\"%s\"",
+           "\"seconds\":%.3f,\"fps\":%.2f,\"peak_rss_bytes\":%zu,\"planned_bytes\":%zu,\"sessions\":%d,\"drop\":\"%s\",\"mode\":\"%s\"",
            v->fw, v->fh, (long long)c->decoded, (long long)v->processed, (long long)(v->failed + c->convert_failed),
            (long long)c->dropped, (long long)c->skipped, (long long)v->in.bad_packets, (long long)v->in.bad_frames,
-           c->seconds, fps, peak, sessions, drop_latest ? "latest" : "none", v->o->exact ? "exact" : "fast");
+           c->seconds, fps, peak, v->planned, sessions, drop_latest ? "latest" : "none", v->o->exact ? "exact" : "fast");
     if (v->have_out) {
         fputs(",\"out\":", stdout);
         ld_json_string(stdout, v->o->out);
@@ -521,14 +527,31 @@ static int run(video_run *v, const leandet_model *model)
     v->model_w = in.dims[2];
     v->model_h = in.dims[1];
     int slots = po.sessions + po.prefetch;
-    size_t own = video_bytes(v, slots, v->model_w, v->model_h);
+    /* The plan: process, model, sessions and pipeline as `detect` counts
+     * them, and in place of decoded images the frame buffers and what
+     * FFmpeg's decoder and encoder hold. */
+    size_t frames = video_bytes(v, slots, v->model_w, v->model_h) +
+                    ld_video_decoder_bytes(v->in.dec, v->fw, v->fh) +
+                    (v->have_out ? ld_video_encoder_bytes(v->fw, v->fh) : 0);
+    ld_run_shape shape = {.model = model, .detect = &o->det, .label_bytes = v->label_bytes};
+    leandet_plan_report report;
+    size_t each = 0;
+    v->budget.max_memory = o->max_memory;
+    if (ld_budget_plan_pipeline(&v->budget, &shape, &po, frames, &report, &each, &err) != LEANDET_OK) {
+        fprintf(stderr, "leandet video: %s\n", err.message);
+        return err.status == LEANDET_ERR_BUDGET ? LD_EXIT_BUDGET : LD_EXIT_ERROR;
+    }
+    v->planned = report.total_bytes;
     if (o->max_memory) {
-        if (own >= o->max_memory) {
-            fprintf(stderr, "leandet video: %s: frame buffers for %d frames in flight need %zu bytes, over "
-                            "--max-memory %zu: lower --threads or --prefetch\n", o->input, slots, own, o->max_memory);
+        if (!report.fits) {
+            ld_budget_print_refusal(stderr, o->model, &report);
+            fprintf(stderr, "leandet video: \"images\" are the %d frames in flight (--threads %d, --prefetch %d) "
+                            "and FFmpeg's decoder%s; fewer frames%s need less\n", slots, po.sessions, po.prefetch,
+                    v->have_out ? " and encoder (--out)" : "", v->have_out ? ", or no --out," : "");
             return LD_EXIT_BUDGET;
         }
-        po.max_memory = o->max_memory - own;
+        /* the pipeline checks the same plan as it allocates */
+        po.max_memory = ld_pipeline_plan_bytes(model, &po) + (size_t)po.sessions * each;
     }
     leandet_pipeline *p = NULL;
     if (leandet_pipeline_create(model, &po, on_frame, v, &p, &err) != LEANDET_OK) {
@@ -583,6 +606,7 @@ int ld_cmd_video(int argc, char **argv)
     video_run v;
     memset(&v, 0, sizeof v);
     v.o = &o;
+    ld_budget_init(&v.budget); /* the resident baseline, before anything is opened */
     ld_alloc label_alloc;
     ld_alloc_init(&label_alloc, NULL);
     ld_labels labels = {0};
@@ -595,6 +619,7 @@ int ld_cmd_video(int argc, char **argv)
         goto done;
     }
     v.labels = o.labels ? &labels : NULL;
+    v.label_bytes = label_alloc.current;
     if (leandet_model_open(o.model, NULL, &model, &err) != LEANDET_OK) {
         fprintf(stderr, "leandet video: %s\n", err.message);
         goto done;

@@ -49,6 +49,9 @@ static int setup_encoder(ld_vout *o, const AVCodec *c, int w, int h, AVRational 
     if (c->id == AV_CODEC_ID_H264) {
         av_opt_set(e->priv_data, "preset", "veryfast", 0);
         av_opt_set(e->priv_data, "crf", "23", 0);
+        /* No lookahead nor B-frames: x264 then holds ~10 frames instead of
+         * ~45 (at 1080p 37 MB instead of 153 MB), and frames leave at once. */
+        av_opt_set(e->priv_data, "tune", "zerolatency", 0);
     } else {
         e->flags |= AV_CODEC_FLAG_QSCALE;
         e->global_quality = FF_QP2LAMBDA * 4;

@@ -296,3 +296,29 @@ def test_budget_refused():
     proc = video("--max-memory", "1M", "--max-frames", 3, first_video())
     assert proc.returncode == 3, describe(proc)
     assert "max-memory" in proc.stderr or "budget" in proc.stderr, proc.stderr
+
+
+def test_budget_is_planned_and_kept(tmp_path):
+    """The plan counts the process (FFmpeg's libraries), the sessions, the
+    frames in flight and FFmpeg's decoder and encoder: just below it the run
+    is refused before any frame is processed, with the breakdown; at it, the
+    run's peak stays within the budget."""
+    from test_budget import SANITIZED
+    out = tmp_path / "annotated.mp4"
+    common = ("--threads", 2, "--out", out, first_video())
+    proc = video("--max-frames", 3, *common)
+    assert proc.returncode == 0, describe(proc)
+    plan = parse(proc)[1]["planned_bytes"]
+    assert plan > 20 << 20, plan   # FFmpeg's libraries alone are more
+    proc = video("--max-memory", int(plan * 0.97), "--max-frames", 3, *common)
+    assert proc.returncode == 3, describe(proc)
+    for text in ("refused before allocating", "images", "packed weights", "would fit", "--out"):
+        assert text in proc.stderr, proc.stderr
+    assert '"frame"' not in proc.stdout, proc.stdout
+    budget = int(plan * 1.01)
+    proc = video("--max-memory", budget, "--max-frames", CLIP_FRAMES, *common)
+    assert proc.returncode == 0, describe(proc)
+    summary = parse(proc)[1]
+    assert summary["frames_processed"] == CLIP_FRAMES
+    if not SANITIZED:
+        assert summary["peak_rss_bytes"] <= budget, (summary, budget)
