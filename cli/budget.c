@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "detect/detect.h"
+#include "detect/tile.h"
 #include "graph/budget.h"
 #include "image/image.h"
 #include "pipeline/pipeline.h"
@@ -184,8 +185,13 @@ void ld_budget_session_options(const ld_budget_opts *b, const ld_run_shape *run,
         leandet_detect_options_default(&dopt);
     size_t io = LD_DETECTOR_FIXED_BYTES + (size_t)dopt.max_detections * sizeof(leandet_detection) + run->label_bytes;
     ld_decoder_cfg cfg;
-    if (ld_decoder_choose(&run->model->desc, &dopt, NULL, &cfg, NULL) == LEANDET_OK)
+    if (ld_decoder_choose(&run->model->desc, &dopt, NULL, &cfg, NULL) == LEANDET_OK) {
         io += ld_block_bytes(ld_decoder_scratch_bytes(&cfg));
+        /* --tile: every view's candidates and the merge (detect/tile.h). The
+         * tiles are cropped from the decoded image, held for the whole run
+         * as any image is, straight into the session's input: no more. */
+        io = ld_add_sat(io, ld_block_bytes(ld_tile_work_bytes(&cfg, &dopt.tile)));
+    }
     so->io_bytes = io;
 }
 

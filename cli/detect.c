@@ -18,6 +18,7 @@
 #include "args.h"
 #include "budget.h"
 #include "commands.h"
+#include "detect_opts.h"
 #include "detect/labels.h"
 #include "image/draw.h"
 #include "graph/budget.h"
@@ -53,6 +54,8 @@ static const char usage[] =
     "                       blazeface-full-192, palm-192, pose-224) or key=value list, e.g.\n"
     "                       strides=8:16:16:16,min_scale=0.1484375,max_scale=0.75,fixed_size=1\n"
     "  --resize R           auto|stretch|letterbox (default auto: letterbox for YOLO, else stretch)\n"
+    LD_TILE_OPTS_USAGE
+    "                       (one image at a time; the JSON line then says \"tiles\":N, the views run)\n"
     "  --draw OUT           write an annotated image (.png or .jpg); with several images OUT is a\n"
     "                       directory and each image is written as OUT/<name>.png\n"
     "  --dump-input DIR     write the exact input tensor fed to the model as DIR/<image name>.raw\n"
@@ -131,12 +134,16 @@ static void print_error_line(const char *image, const char *msg)
     fprintf(stderr, "leandet: %s\n", msg);
 }
 
+/* tiles: views of a tiled run (0: not tiled, not printed). */
 static void print_result(const char *image, int width, int height, const leandet_detection *d, int n,
-                         const ld_labels *labels)
+                         const ld_labels *labels, int tiles)
 {
     fputs("{\"image\":", stdout);
     ld_json_string(stdout, image);
-    printf(",\"width\":%d,\"height\":%d,\"detections\":[", width, height);
+    printf(",\"width\":%d,\"height\":%d,", width, height);
+    if (tiles)
+        printf("\"tiles\":%d,", tiles);
+    fputs("\"detections\":[", stdout);
     for (int i = 0; i < n; i++) {
         printf("%s{\"class\":%d", i ? "," : "", d[i].class_id);
         const char *name = labels ? ld_labels_name(labels, d[i].class_id) : NULL;
@@ -185,7 +192,8 @@ static int run_image(const detect_opts *o, leandet_session *s, leandet_detector 
         if (ld_dump_tensors(s, out, 0) != 0)
             goto done;
     }
-    print_result(path, img.width, img.height, dets, count, labels);
+    print_result(path, img.width, img.height, dets, count, labels,
+                 o->det.tile.rows ? leandet_detector_views(det) : 0);
     if (o->draw) {
         for (int i = count - 1; i >= 0; i--) /* best last, so its label is on top */
             ld_draw_detection(&img, &dets[i], labels ? ld_labels_name(labels, dets[i].class_id) : NULL);
@@ -241,6 +249,7 @@ static int parse(int argc, char **argv, detect_opts *o, const char ***images, in
             if (parse_choice(&a, "--resize", resizes, 3, &choice))
                 o->det.resize = (leandet_resize_mode)choice;
         } else if (ld_budget_parse(&a, &o->budget)) {
+        } else if (ld_parse_tile_option(&a, &o->det.tile)) {
         } else if (ld_args_opt(&a, "--draw")) {
             o->draw = a.value;
         } else if (ld_args_opt(&a, "--dump-input")) {
@@ -352,7 +361,7 @@ static void on_result(void *user, const leandet_pipeline_result *res)
         ok = ld_write_file(out, res->input, res->input_bytes) == 0;
     }
     if (ok)
-        print_result(res->name, res->width, res->height, res->detections, res->count, r->labels);
+        print_result(res->name, res->width, res->height, res->detections, res->count, r->labels, 0);
     else if (res->status != LEANDET_OK)
         print_error_line(res->name, res->error);
     r->failed += !ok;
@@ -538,7 +547,8 @@ int ld_cmd_detect(int argc, char **argv)
     detect_run run = {&o, model, have_labels ? &labels : NULL, {model, &o.det, label_alloc.current},
                       (const char *const *)inputs.paths, inputs.n, 0, {0}};
     rc = LD_FALL_BACK;
-    if (inputs.n > 1 && !o.draw && !o.dump_output)
+    /* the pipeline resizes inputs before inference: tiling needs the whole image */
+    if (inputs.n > 1 && !o.draw && !o.dump_output && !o.det.tile.rows)
         rc = run_pipeline(&run);
     if (rc == LD_FALL_BACK) {
         run.failed = 0;

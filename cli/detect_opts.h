@@ -16,6 +16,19 @@
     "  --decoder D          auto|postprocess|blazeface|yolov5|yolov8 (default auto: from the outputs)\n" \
     "  --resize R           auto|stretch|letterbox (default auto: letterbox for YOLO, else stretch)\n"
 
+/* --tile, for the commands that run the detector on whole images (detect,
+ * eval); the pipeline behind `video` resizes frames before inference and
+ * cannot tile. */
+#define LD_TILE_OPTS_USAGE                                                                            \
+    "  --tile RxC[:OV]      also run the model on an R x C grid of overlapping tiles of the\n"       \
+    "                       original image (besides the whole image) and merge the boxes: finds\n"   \
+    "                       small objects in large images at R*C+1 times the work. OV: overlap\n"   \
+    "                       as a fraction of a tile (default 0.1) or pixels (64px); R, C 1..16\n"
+
+/* If the current argument is --tile, parse its value into *t and return 1
+ * (bad values are usage errors naming what is wrong); else return 0. */
+int ld_parse_tile_option(ld_args *a, leandet_tile_options *t);
+
 /* If the current argument is one of those options, consume it (and its
  * value) into *o and return 1; else return 0. Bad values are usage errors
  * (a->error). */

@@ -55,6 +55,7 @@ static const char usage[] =
     "  --max-detections N   detections kept per image (default 100, as COCO's maxDets)\n"
     "  --decoder D          auto|postprocess|blazeface|yolov5|yolov8\n"
     "  --resize R           auto|stretch|letterbox\n"
+    LD_TILE_OPTS_USAGE
     "  --threads N          session threads (default 1)\n"
     "  --max-memory BYTES   refuse to run if the session needs more (K/M/G suffixes)\n"
     "  --quiet              no warnings or progress bar on stderr\n"
@@ -123,6 +124,7 @@ static int parse(int argc, char **argv, eval_opts *o)
         } else if (ld_args_opt(&a, "--limit")) {
             ld_parse_int(&a, "--limit", 1, 100000000, &o->limit);
         } else if (ld_parse_detect_option(&a, &o->det)) {
+        } else if (ld_parse_tile_option(&a, &o->det.tile)) {
             /* --threshold --iou --max-detections --decoder --resize, as detect */
         } else if (ld_args_opt(&a, "--threads")) {
             ld_parse_int(&a, "--threads", 1, 256, &o->threads);

@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "budget.h"
+#include "detect_opts.h"
 #include "commands.h"
 #include "graph/budget.h"
 #include "graph/cost.h"
@@ -29,6 +30,7 @@ static const char usage[] =
     "  --image FILE         count decoding FILE (repeatable: the largest counts); default none\n"
     "  --draw               count drawing and saving the annotated image (detect --draw)\n"
     "  --max-detections N   as detect (default 100)\n"
+    "  --tile RxC[:OV]      as detect: count the tiled detector's working memory\n"
     "  --accuracy M=A       accuracy of model M (e.g. its mAP, 0.21) for the ranking (repeatable)\n"
     "  --svg FILE           draw the arena: one rectangle per buffer, x = op index, y = offset\n"
     "  --json               one JSON object: {\"model\",\"total_bytes\",\"categories\":{...},\n"
@@ -50,6 +52,7 @@ typedef struct plan_opts {
     int n_images;
     ld_image_cost *costs;     /* per image, scratch of ld_budget_plan_run */
     int draw, json, max_detections;
+    leandet_tile_options tile;   /* --tile: the detector's tiling memory */
     const char *svg;
     const char *acc_name[MAX_ACC];
     double acc_value[MAX_ACC];
@@ -110,6 +113,7 @@ static int parse(int argc, char **argv, plan_opts *o)
             ld_parse_int(&a, "--max-detections", 1, 100000, &o->max_detections);
         } else if (ld_args_opt(&a, "--accuracy")) {
             parse_accuracy(&a, o);
+        } else if (ld_parse_tile_option(&a, &o->tile)) {
         } else if (ld_budget_parse(&a, &o->budget)) {
         } else if ((pos = ld_args_positional(&a)) != NULL) {
             o->models[o->n_models++] = pos;
@@ -195,6 +199,7 @@ static void plan_one(model_plan *m, const plan_opts *o)
     leandet_detect_options det;
     leandet_detect_options_default(&det);
     det.max_detections = o->max_detections;
+    det.tile = o->tile;
     ld_run_shape run = {m->model, &det, 0};
     if (o->budget.batch < 0)
         plan_auto_batch(m, o, &run);

@@ -283,6 +283,27 @@ typedef enum leandet_resize_mode {
     LEANDET_RESIZE_LETTERBOX   /* keep aspect, pad with 114 */
 } leandet_resize_mode;
 
+/* Tiled detection, for small objects in large images: the model also runs
+ * on a rows x cols grid of overlapping crops of the original image, each
+ * resized to the model input as a whole image would be, next to the whole
+ * image (downscaled as usual). Every view's boxes are mapped back to the
+ * original image and merged: a box cut by an inner tile border is dropped
+ * when a larger box of its class covers most of it, then class-wise NMS at
+ * the detector's IoU threshold (the --iou / decoder value; for the SSD
+ * post-process op, the op's own nms_iou_threshold). The session's input
+ * then holds the last view fed. Zero-initialized: off. */
+typedef struct leandet_tile_options {
+    int rows, cols;          /* grid, each 1..LEANDET_TILE_MAX_GRID and not both 1;
+                                0 x 0 (the default): no tiling */
+    float overlap;           /* share of a tile's width/height that overlaps its
+                                neighbour, in [0, 1) (default 0.1) */
+    int overlap_px;          /* > 0: the overlap in pixels of the original image
+                                instead (a tile never exceeds the image) */
+    int no_whole_view;       /* 1: run the tiles only, not the whole image */
+} leandet_tile_options;
+
+#define LEANDET_TILE_MAX_GRID 16
+
 typedef struct leandet_detect_options {
     leandet_decoder decoder;
     leandet_resize_mode resize;
@@ -296,6 +317,10 @@ typedef struct leandet_detect_options {
                                 a preset name or "key=value,..." (see src/detect/
                                 anchor_spec.h); NULL: the preset matching the model.
                                 Borrowed: used during leandet_detector_create only. */
+    leandet_tile_options tile; /* tiled detection (above); zero: off. Only
+                                leandet_detector_run tiles: the pipeline resizes its
+                                inputs before inference, so leandet_pipeline_create
+                                refuses tiling (LEANDET_ERR_UNSUPPORTED) */
 } leandet_detect_options;
 
 /* Fill *o with the defaults above (decoder and resize AUTO). */
@@ -322,6 +347,10 @@ void leandet_detector_destroy(leandet_detector *d);
  * decreasing score). The session's input keeps the exact tensor fed. */
 leandet_status leandet_detector_run(leandet_detector *d, const leandet_image *img, leandet_detection *out,
                                     int capacity, int *count, leandet_error *err);
+
+/* Views (tiles plus the whole image) the last leandet_detector_run ran:
+ * 1 without tiling, 0 before the first run. */
+int leandet_detector_views(const leandet_detector *d);
 
 /* Which decoder and resize mode the detector chose (never AUTO). */
 leandet_decoder leandet_detector_decoder(const leandet_detector *d);

@@ -166,10 +166,21 @@ static void apply_type(const ld_preprocess *p, uint8_t *buf, size_t n)
 leandet_status ld_preprocess_image(const leandet_image *img, const ld_preprocess *p, void *out,
                                    size_t out_bytes, ld_letterbox *xf, leandet_error *err)
 {
+    if (!img)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: NULL argument");
+    return ld_preprocess_crop(img, 0, 0, img->width, img->height, p, out, out_bytes, xf, err);
+}
+
+leandet_status ld_preprocess_crop(const leandet_image *img, int x, int y, int w, int h, const ld_preprocess *p,
+                                  void *out, size_t out_bytes, ld_letterbox *xf, leandet_error *err)
+{
     if (!img || !img->pixels || !p || !out)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: NULL argument");
     if (img->width <= 0 || img->height <= 0)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: image is %dx%d", img->width, img->height);
+    if (x < 0 || y < 0 || w < 1 || h < 1 || w > img->width - x || h > img->height - y)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: crop %dx%d at (%d,%d) is not inside the %dx%d image",
+                       w, h, x, y, img->width, img->height);
     if (p->type != LEANDET_FLOAT32 && p->type != LEANDET_UINT8 && p->type != LEANDET_INT8)
         return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "preprocess: input type %s is not float32, uint8 or int8",
                        leandet_dtype_name(p->type));
@@ -186,12 +197,13 @@ leandet_status ld_preprocess_image(const leandet_image *img, const ld_preprocess
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: %dx%dx3 %s input needs %zu bytes, buffer has %zu",
                        p->width, p->height, leandet_dtype_name(p->type), need, out_bytes);
     ld_letterbox t;
-    ld_letterbox_compute(img->width, img->height, p->width, p->height, p->mode, &t);
+    ld_letterbox_compute(w, h, p->width, p->height, p->mode, &t);
     uint8_t *buf = out;
     size_t stride = (size_t)p->width * 3, n = stride * (size_t)p->height;
+    size_t src_stride = (size_t)img->width * 3;
     if (t.content_w != p->width || t.content_h != p->height)
         memset(buf, p->pad_value, n);
-    ld_resize_bilinear_rgb8(img->pixels, img->width, img->height, (size_t)img->width * 3,
+    ld_resize_bilinear_rgb8(img->pixels + (size_t)y * src_stride + (size_t)x * 3, w, h, src_stride,
                             buf + (size_t)t.pad_y * stride + (size_t)t.pad_x * 3, t.content_w,
                             t.content_h, stride);
     apply_type(p, buf, n);

@@ -89,6 +89,12 @@ size_t ld_preprocess_bytes(const ld_preprocess *p);
 leandet_status ld_preprocess_image(const leandet_image *img, const ld_preprocess *p, void *out,
                                    size_t out_bytes, ld_letterbox *xf, leandet_error *err);
 
+/* The same on the crop [x, x + w) x [y, y + h) of `img` (which must lie
+ * inside it): the crop is treated as the whole image, sampled in place, so
+ * `xf` describes the crop and unmapped boxes are normalized to it. */
+leandet_status ld_preprocess_crop(const leandet_image *img, int x, int y, int w, int h, const ld_preprocess *p,
+                                  void *out, size_t out_bytes, ld_letterbox *xf, leandet_error *err);
+
 /* The resize stage alone (see the convention above): RGB8 src (sw x sh,
  * row stride sstride bytes) -> RGB8 dst (dw x dh, row stride dstride). */
 void ld_resize_bilinear_rgb8(const uint8_t *src, int sw, int sh, size_t sstride, uint8_t *dst,

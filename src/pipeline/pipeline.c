@@ -291,6 +291,12 @@ leandet_status leandet_pipeline_create(const leandet_model *model, const leandet
         opt = *options;
     else
         leandet_pipeline_options_default(&opt);
+    /* Slots hold model inputs, resized at decode time: tiles need the whole
+     * image when the model runs (leandet_detector_run does that). */
+    if (opt.detect.tile.rows || opt.detect.tile.cols)
+        return ld_fail(err, LEANDET_ERR_UNSUPPORTED,
+                       "%s: tiled detection runs one image at a time (leandet_detector_run), not in a pipeline",
+                       leandet_model_path(model));
     ld_pipeline_layout lay;
     leandet_status st = ld_pipeline_layout_compute(model, &opt, &lay, err);
     if (st != LEANDET_OK)

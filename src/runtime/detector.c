@@ -10,7 +10,9 @@
 
 #include "detect/anchor_spec.h"
 #include "detect/detect.h"
+#include "detect/tile.h"
 #include "image/preprocess.h"
+#include "model/flexbuffer.h"
 #include "runtime/detector_internal.h"
 #include "runtime/session_internal.h"
 
@@ -20,6 +22,13 @@ struct leandet_detector {
     ld_preprocess pre;
     void *scratch;
     size_t scratch_bytes;
+    /* tiled runs (leandet_tile_options): the candidates of every view,
+     * their cut flags and the merge's NMS scratch, in one block */
+    leandet_tile_options tile;
+    float merge_iou;
+    void *tile_work;
+    size_t tile_work_bytes;
+    int views;              /* views the last run made */
 };
 
 void leandet_detect_options_default(leandet_detect_options *o)
@@ -30,6 +39,7 @@ void leandet_detect_options_default(leandet_detect_options *o)
     o->score_threshold = 0.5f;
     o->iou_threshold = -1.0f;
     o->max_detections = 100;
+    o->tile = (leandet_tile_options){.rows = 0, .cols = 0, .overlap = 0.1f, .overlap_px = 0, .no_whole_view = 0};
 }
 
 const char *leandet_decoder_name(leandet_decoder k)
@@ -76,6 +86,44 @@ static leandet_status setup_preprocess(leandet_detector *d, const leandet_detect
     return LEANDET_OK;
 }
 
+/* IoU for merging tiled views: the caller's, else the decoder's; the SSD
+ * post-process op's own nms_iou_threshold (its NMS ran inside the graph). */
+static float merge_iou(const leandet_model *m, const ld_decoder_cfg *cfg, const leandet_detect_options *o)
+{
+    if (o->iou_threshold >= 0.0f || cfg->kind != LEANDET_DECODER_POSTPROCESS)
+        return cfg->iou_threshold;
+    float iou = 0.5f;
+    for (int i = 0; i < m->desc.n_ops; i++) {
+        const ld_op_desc *op = &m->desc.ops[i];
+        ld_flex_map fm;
+        if (op->builtin == LD_OP_CUSTOM && op->custom_name &&
+            strcmp(op->custom_name, "TFLite_Detection_PostProcess") == 0 && op->custom_options &&
+            ld_flex_root_map(op->custom_options, op->custom_options_bytes, &fm, NULL) == LEANDET_OK)
+            ld_flex_get_float(&fm, "nms_iou_threshold", 0.5f, &iou, NULL);
+    }
+    return iou > 0.0f && iou <= 1.0f ? iou : 0.5f;
+}
+
+static leandet_status setup_tiles(leandet_detector *d, const leandet_detect_options *o, leandet_error *err)
+{
+    leandet_session *s = d->session;
+    leandet_status st = ld_tile_check(&o->tile, err);
+    if (st != LEANDET_OK)
+        return ld_fail_prefix(err, st, "%s: ", s->model->path);
+    d->tile = o->tile;
+    if (!ld_tile_enabled(&o->tile))
+        return LEANDET_OK;
+    d->merge_iou = merge_iou(s->model, &d->cfg, o);
+    d->tile_work_bytes = ld_tile_work_bytes(&d->cfg, &o->tile);
+    if (d->tile_work_bytes == SIZE_MAX)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: %d views of %d detections each are too many to merge",
+                       s->model->path, ld_tile_views(&o->tile), ld_tile_per_view(&d->cfg));
+    if (!(d->tile_work = ld_malloc(&s->alloc, d->tile_work_bytes)))
+        return ld_fail(err, s->alloc.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY,
+                       "%s: cannot allocate %zu bytes to merge tiled detections", s->model->path, d->tile_work_bytes);
+    return LEANDET_OK;
+}
+
 leandet_status leandet_detector_create(leandet_session *session, const leandet_detect_options *options,
                                        leandet_detector **out, leandet_error *err)
 {
@@ -107,6 +155,8 @@ leandet_status leandet_detector_create(leandet_session *session, const leandet_d
         ld_fail_prefix(err, st, "%s: ", session->model->path);
     if (st == LEANDET_OK)
         st = setup_preprocess(d, &o, err);
+    if (st == LEANDET_OK)
+        st = setup_tiles(d, &o, err);
     if (st == LEANDET_OK) {
         d->scratch_bytes = ld_decoder_scratch_bytes(&d->cfg);
         if (d->scratch_bytes && !(d->scratch = ld_malloc(&session->alloc, d->scratch_bytes)))
@@ -127,6 +177,7 @@ void leandet_detector_destroy(leandet_detector *d)
         return;
     ld_alloc *a = &d->session->alloc;
     ld_free(a, d->scratch);
+    ld_free(a, d->tile_work);
     ld_free(a, d);
 }
 
@@ -140,10 +191,18 @@ leandet_resize_mode leandet_detector_resize(const leandet_detector *d)
     return d ? d->pre.mode : LEANDET_RESIZE_AUTO;
 }
 
+int leandet_detector_views(const leandet_detector *d)
+{
+    return d ? d->views : 0;
+}
+
 const ld_preprocess *ld_detector_preprocess(const leandet_detector *d)
 {
     return d ? &d->pre : NULL;
 }
+
+static leandet_status run_input(leandet_detector *d, const ld_letterbox *xf, leandet_detection *out, int capacity,
+                                int *count, leandet_error *err);
 
 leandet_status ld_detector_run_tensor(leandet_detector *d, const void *tensor, size_t bytes, const ld_letterbox *xf,
                                       leandet_detection *out, int capacity, int *count, leandet_error *err)
@@ -152,6 +211,10 @@ leandet_status ld_detector_run_tensor(leandet_detector *d, const void *tensor, s
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_detector_run: invalid arguments");
     *count = 0;
     leandet_session *s = d->session;
+    if (ld_tile_enabled(&d->tile))
+        return ld_fail(err, LEANDET_ERR_UNSUPPORTED,
+                       "%s: tiled detection needs the whole image (leandet_detector_run), not a prepared tensor",
+                       s->model->path);
     size_t need = 0;
     void *input = leandet_session_input(s, 0, &need);
     if (bytes != need)
@@ -159,6 +222,15 @@ leandet_status ld_detector_run_tensor(leandet_detector *d, const void *tensor, s
                        s->model->path, bytes, need);
     if (tensor != input)
         memcpy(input, tensor, bytes);
+    d->views = 1;
+    return run_input(d, xf, out, capacity, count, err);
+}
+
+/* Invoke on the tensor already in input 0, decode, map boxes through xf. */
+static leandet_status run_input(leandet_detector *d, const ld_letterbox *xf, leandet_detection *out, int capacity,
+                                int *count, leandet_error *err)
+{
+    leandet_session *s = d->session;
     leandet_status st = leandet_session_invoke(s, err);
     ld_det_tensor views[LD_DECODER_MAX_ROLES];
     for (int i = 0; st == LEANDET_OK && i < d->cfg.n_roles; i++)
@@ -175,18 +247,75 @@ leandet_status ld_detector_run_tensor(leandet_detector *d, const void *tensor, s
     return LEANDET_OK;
 }
 
+/* One view: the crop r of img (the whole image when r covers it) through
+ * the model, its boxes appended to cand[*n] in image coordinates with
+ * their cut flags. */
+static leandet_status run_view(leandet_detector *d, const leandet_image *img, const ld_tile_rect *r,
+                               leandet_detection *cand, uint8_t *cut, int *n, leandet_error *err)
+{
+    size_t bytes = 0;
+    void *input = leandet_session_input(d->session, 0, &bytes);
+    ld_letterbox lb;
+    int got = 0;
+    leandet_status st = ld_preprocess_crop(img, r->x, r->y, r->w, r->h, &d->pre, input, bytes, &lb, err);
+    if (st == LEANDET_OK)
+        st = run_input(d, &lb, cand + *n, ld_tile_per_view(&d->cfg), &got, err);
+    for (int i = 0; st == LEANDET_OK && i < got; i++) {
+        leandet_detection *c = &cand[*n + i];
+        float box[4];
+        cut[*n + i] = (uint8_t)ld_tile_map_box(r, img->width, img->height, c->box, box);
+        memcpy(c->box, box, sizeof box);
+    }
+    *n += got;
+    return st;
+}
+
+static leandet_status run_tiled(leandet_detector *d, const leandet_image *img, leandet_detection *out, int capacity,
+                                int *count, leandet_error *err)
+{
+    if (!img->pixels || img->width <= 0 || img->height <= 0)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_detector_run: image is %dx%d", img->width, img->height);
+    const leandet_tile_options *t = &d->tile;
+    size_t n_cand = (size_t)ld_tile_views(t) * (size_t)ld_tile_per_view(&d->cfg);
+    leandet_detection *cand = d->tile_work;
+    uint8_t *cut = (uint8_t *)(cand + n_cand);
+    void *scratch = cut + (n_cand + 15) / 16 * 16;
+    int n = 0;
+    leandet_status st = LEANDET_OK;
+    d->views = 0;
+    if (!t->no_whole_view) {
+        ld_tile_rect whole = {.x = 0, .y = 0, .w = img->width, .h = img->height};
+        st = run_view(d, img, &whole, cand, cut, &n, err);
+        d->views++;
+    }
+    for (int row = 0; st == LEANDET_OK && row < t->rows; row++)
+        for (int col = 0; st == LEANDET_OK && col < t->cols; col++) {
+            ld_tile_rect r;
+            ld_tile_rect_at(t, img->width, img->height, row, col, &r);
+            st = run_view(d, img, &r, cand, cut, &n, err);
+            d->views++;
+        }
+    if (st != LEANDET_OK)
+        return st;
+    *count = ld_tile_merge(cand, cut, n, d->merge_iou, d->cfg.weighted_nms, capacity, scratch, out);
+    return LEANDET_OK;
+}
+
 leandet_status leandet_detector_run(leandet_detector *d, const leandet_image *img, leandet_detection *out,
                                     int capacity, int *count, leandet_error *err)
 {
     if (!d || !img || !count || (capacity > 0 && !out) || capacity < 0)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_detector_run: invalid arguments");
     *count = 0;
+    if (ld_tile_enabled(&d->tile))
+        return run_tiled(d, img, out, capacity, count, err);
     size_t bytes = 0;
     void *input = leandet_session_input(d->session, 0, &bytes);
     ld_letterbox lb;
     leandet_status st = ld_preprocess_image(img, &d->pre, input, bytes, &lb, err);
     if (st != LEANDET_OK)
         return st;
-    /* The tensor is already in place: run_tensor sees input == tensor and copies nothing. */
-    return ld_detector_run_tensor(d, input, bytes, &lb, out, capacity, count, err);
+    d->views = 1;
+    /* The tensor is already in place: nothing to copy. */
+    return run_input(d, &lb, out, capacity, count, err);
 }
