@@ -57,6 +57,8 @@ static const char usage[] =
     "                       frame (latest), or decode no faster than inference (none).\n"
     "                       Default: latest for live streams, none for files and stdin\n"
     "  --max-frames N       stop after N decoded frames\n"
+    "  --loop N             play a file N times (0: until --max-frames or Ctrl-C), timestamps\n"
+    "                       running on; for soak tests of long runs\n"
     "  --threads N          inference sessions working on frames in parallel (default: the CPUs\n"
     "                       available, at most 4); results stay in frame order\n"
     "  --prefetch N         frames prepared ahead of inference (default 2; 0 with --drop latest)\n"
@@ -77,6 +79,7 @@ typedef struct video_opts {
     float fps;
     int drop;          /* -1: by source, 0: none, 1: latest */
     int max_frames;    /* 0: all */
+    int loop;          /* passes over a file: 1 (default), 0 forever */
     int threads;       /* 0: default */
     int prefetch;      /* -1: default */
     int exact, verbose;
@@ -216,6 +219,7 @@ static int parse(int argc, char **argv, video_opts *o)
     leandet_detect_options_default(&o->det);
     o->drop = -1;
     o->prefetch = -1;
+    o->loop = 1;
     while (ld_args_more(&a)) {
         const char *pos;
         if (ld_args_flag(&a, "--help") || ld_args_flag(&a, "-h")) {
@@ -236,6 +240,8 @@ static int parse(int argc, char **argv, video_opts *o)
             ld_parse_choice(&a, "--drop", drops, 2, &o->drop);
         } else if (ld_args_opt(&a, "--max-frames")) {
             ld_parse_int(&a, "--max-frames", 1, 2000000000, &o->max_frames);
+        } else if (ld_args_opt(&a, "--loop")) {
+            ld_parse_int(&a, "--loop", 0, 1000000000, &o->loop);
         } else if (ld_args_opt(&a, "--threads")) {
             ld_parse_int(&a, "--threads", 1, 64, &o->threads);
         } else if (ld_args_opt(&a, "--prefetch")) {
@@ -443,10 +449,11 @@ static void print_summary(const video_run *v, const counts *c, int sessions, int
     ld_json_string(stdout, v->o->input);
     printf(",\"width\":%d,\"height\":%d,\"frames_decoded\":%lld,\"frames_processed\":%lld,\"frames_failed\":%lld,"
            "\"frames_dropped\":%lld,\"frames_skipped\":%lld,\"bad_packets\":%lld,\"bad_frames\":%lld,"
-           "\"seconds\":%.3f,\"fps\":%.2f,\"peak_rss_bytes\":%zu,\"planned_bytes\":%zu,\"sessions\":%d,\"drop\":\"%s\",\"mode\":\"%s\"",
+           "\"seconds\":%.3f,\"fps\":%.2f,\"peak_rss_bytes\":%zu,\"planned_bytes\":%zu,\"sessions\":%d,\"drop\":\"%s\",\"mode\":\"%s\",\"passes\":%d",
            v->fw, v->fh, (long long)c->decoded, (long long)v->processed, (long long)(v->failed + c->convert_failed),
            (long long)c->dropped, (long long)c->skipped, (long long)v->in.bad_packets, (long long)v->in.bad_frames,
-           c->seconds, fps, peak, v->planned, sessions, drop_latest ? "latest" : "none", v->o->exact ? "exact" : "fast");
+           c->seconds, fps, peak, v->planned, sessions, drop_latest ? "latest" : "none", v->o->exact ? "exact" : "fast",
+           v->in.passes + 1);
     if (v->have_out) {
         fputs(",\"out\":", stdout);
         ld_json_string(stdout, v->o->out);
@@ -630,6 +637,9 @@ int ld_cmd_video(int argc, char **argv)
         fprintf(stderr, "leandet video: %s%s%s%s\n", msg, detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
         goto done;
     }
+    v.in.loops = o.loop - 1; /* 0 (forever) -> -1 */
+    if (o.loop != 1 && v.in.live)
+        fprintf(stderr, "leandet video: %s: a live source cannot loop; --loop ignored\n", o.input);
     /* Everything is sized on the first frame, which also proves the stream decodes. */
     v.first = av_frame_alloc();
     if (!v.first || !ld_vin_next(&v.in, v.first)) {

@@ -115,14 +115,38 @@ static void start_flush(ld_vin *v, int rc)
     else if (!eof)
         snprintf(v->read_error, sizeof v->read_error, "%s: read error after %lld packets: %s", v->url,
                  (long long)v->packets, ld_av_err(rc, e, sizeof e));
-    else if (v->st->nb_frames > 0 && v->packets < v->st->nb_frames) {
+    else if (v->st->nb_frames > 0 && v->pass_packets < v->st->nb_frames) {
         /* The container's index (mp4 moov) promised more: the file was cut. */
         v->truncated = 1;
         snprintf(v->read_error, sizeof v->read_error, "%s: truncated: the file ends after %lld of the %lld frames "
-                 "its index lists", v->url, (long long)v->packets, (long long)v->st->nb_frames);
+                 "its index lists", v->url, (long long)v->pass_packets, (long long)v->st->nb_frames);
     }
     avcodec_send_packet(v->dec, NULL);
     v->flushing = 1;
+}
+
+/* --loop: after a clean end of a file, start it again from the top with
+ * an empty decoder; timestamps go on from where the last pass ended. */
+static int next_pass(ld_vin *v)
+{
+    if (v->loops == 0 || v->live || v->read_error[0] || v->truncated)
+        return 0;
+    int64_t start = v->st->start_time != AV_NOPTS_VALUE ? v->st->start_time : 0;
+    if (av_seek_frame(v->fmt, v->stream_index, start, AVSEEK_FLAG_BACKWARD) < 0) {
+        snprintf(v->read_error, sizeof v->read_error, "%s: cannot seek back to the start to loop", v->url);
+        return 0;
+    }
+    avcodec_flush_buffers(v->dec);
+    AVRational fr = v->st->avg_frame_rate.num > 0 ? v->st->avg_frame_rate : v->st->r_frame_rate;
+    int64_t frame_ms = fr.num > 0 && fr.den > 0 ? av_rescale_q(1, av_inv_q(fr), (AVRational){1, 1000}) : 0;
+    v->pts_offset_ms += v->last_ms + frame_ms;
+    v->last_ms = 0;
+    v->pass_packets = 0;
+    v->flushing = 0;
+    v->passes++;
+    if (v->loops > 0)
+        v->loops--;
+    return 1;
 }
 
 int ld_vin_next(ld_vin *v, AVFrame *frame)
@@ -133,9 +157,13 @@ int ld_vin_next(ld_vin *v, AVFrame *frame)
         if (rc == 0) {
             if (frame->decode_error_flags || (frame->flags & AV_FRAME_FLAG_CORRUPT))
                 v->bad_frames++;
+            int64_t ms = ld_vin_pts_ms(v, frame, 0) - v->pts_offset_ms;
+            v->last_ms = ms > v->last_ms ? ms : v->last_ms;
             return 1;
         }
         if (rc == AVERROR_EOF) {
+            if (next_pass(v))
+                continue;
             v->ended = 1;
             break;
         }
@@ -162,6 +190,7 @@ int ld_vin_next(ld_vin *v, AVFrame *frame)
             continue;
         }
         v->packets++;
+        v->pass_packets++;
         if (v->pkt->flags & AV_PKT_FLAG_CORRUPT)
             v->bad_packets++; /* still decoded: the decoder conceals what it can */
         rc = avcodec_send_packet(v->dec, v->pkt);
@@ -195,7 +224,7 @@ int64_t ld_vin_pts_ms(const ld_vin *v, const AVFrame *f, int64_t index)
         return fr.num > 0 && fr.den > 0 ? av_rescale_q(index, av_inv_q(fr), (AVRational){1, 1000}) : -1;
     }
     int64_t start = v->st->start_time != AV_NOPTS_VALUE ? v->st->start_time : 0;
-    return av_rescale_q(pts - start, v->st->time_base, (AVRational){1, 1000});
+    return v->pts_offset_ms + av_rescale_q(pts - start, v->st->time_base, (AVRational){1, 1000});
 }
 
 /* ------------------------------------------------------------------ */

@@ -27,6 +27,11 @@ typedef struct ld_vin {
     int live;                    /* not seekable (network stream, device): drop frames by default */
     int flushing, ended;
     int64_t packets;             /* packets of the video stream read */
+    int64_t pass_packets;        /* ... in this pass over the file (--loop) */
+    int loops;                   /* passes left after this one (-1: forever); files only */
+    int passes;                  /* passes started */
+    int64_t pts_offset_ms;       /* added to timestamps: the passes before this one */
+    int64_t last_ms;             /* latest timestamp returned (before the offset) */
     int64_t bad_packets;         /* refused by the decoder or flagged corrupt by the demuxer */
     int64_t bad_frames;          /* decoded with errors (concealed) */
     int truncated;               /* the file ended before the frames its index announces */
@@ -46,7 +51,8 @@ int ld_vin_next(ld_vin *v, AVFrame *frame);
 void ld_vin_close(ld_vin *v);
 
 /* Presentation time of a decoded frame in milliseconds from the stream's
- * start; frames without a timestamp get index / frame rate. */
+ * start; frames without a timestamp get index / frame rate. With --loop,
+ * later passes continue after the end of the previous one. */
 int64_t ld_vin_pts_ms(const ld_vin *v, const AVFrame *f, int64_t index);
 
 /* ---- Conversion ------------------------------------------------------ */

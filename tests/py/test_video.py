@@ -322,3 +322,28 @@ def test_budget_is_planned_and_kept(tmp_path):
     assert summary["frames_processed"] == CLIP_FRAMES
     if not SANITIZED:
         assert summary["peak_rss_bytes"] <= budget, (summary, budget)
+
+
+def test_loop_soak_short():
+    """The soak test's short version: the file played again and again
+    (--loop 0) for more than two passes; timestamps run on across passes and
+    the peak stays where a short run's is (bench/soak.py --video runs
+    10,000 frames)."""
+    from test_budget import SANITIZED
+    path = video_path("car-detection.mp4")
+    nb = ffprobe(path)[3]
+    short = video("--every", 4, "--max-frames", 100, path)
+    assert short.returncode == 0, describe(short)
+    total = 2 * nb + 60
+    proc = video("--loop", 0, "--every", 4, "--max-frames", total, path)
+    assert proc.returncode == 0, describe(proc)
+    frames, summary = parse(proc)
+    assert summary["frames_decoded"] == total and summary["passes"] == 3, summary
+    assert [f["frame"] for f in frames] == list(range(0, total, 4))
+    pts = [f["pts_ms"] for f in frames]
+    assert all(b > a for a, b in zip(pts, pts[1:])), pts
+    if not SANITIZED:
+        base = parse(short)[1]["peak_rss_bytes"]
+        assert summary["peak_rss_bytes"] <= base * 1.02, (summary["peak_rss_bytes"], base)
+    once = video("--loop", 1, "--every", 100, path)
+    assert parse(once)[1]["passes"] == 1 and parse(once)[1]["frames_decoded"] == nb
