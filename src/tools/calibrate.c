@@ -12,6 +12,7 @@
 
 #include "runtime/session_internal.h"
 #include "tools/dataset_internal.h"
+#include "tools/histogram.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -75,16 +76,27 @@ leandet_status ld_calib_list(const char *dir, int count, char ***paths, int *n, 
     return LEANDET_OK;
 }
 
-/* Fold the values of every float32 activation into its range. */
-static void observe(const leandet_session *s, ld_calib_range *ranges)
+/* The float32 activations a session computes (the ones calibrated). */
+static int calibrated(const ld_tensor *x)
+{
+    return x->type == LEANDET_FLOAT32 && !x->is_const && x->data;
+}
+
+/* Fold the values of every float32 activation into its range, or into its
+ * histogram (hist_of[t] >= 0). */
+static void observe(const leandet_session *s, ld_calib_range *ranges, ld_hist *hists, const int *hist_of)
 {
     const int n = s->model->desc.n_tensors;
     for (int t = 0; t < n; t++) {
         const ld_tensor *x = &s->tensors[t];
-        if (x->type != LEANDET_FLOAT32 || x->is_const || !x->data)
+        if (!calibrated(x))
             continue;
         const float *v = x->data;
         size_t count = x->bytes / sizeof(float);
+        if (hists && hist_of[t] >= 0) {
+            ld_hist_add(&hists[hist_of[t]], v, count);
+            continue;
+        }
         ld_calib_range *r = &ranges[t];
         for (size_t i = 0; i < count; i++) {
             float f = v[i];
@@ -102,13 +114,65 @@ static void observe(const leandet_session *s, ld_calib_range *ranges)
     }
 }
 
-leandet_status ld_calibrate(const leandet_model *model, const char *dir, int count, int verbose,
-                            ld_calib_range *ranges, int *used, leandet_error *err)
+/* Histogram state for percentile calibration: one ld_hist per calibrated
+ * tensor, all counters in one accounted block. */
+typedef struct hist_set {
+    ld_hist *h;
+    int *of;          /* per model tensor: histogram index or -1 */
+    uint64_t *counters;
+    int n;
+} hist_set;
+
+static leandet_status hist_setup(const leandet_session *s, ld_alloc *a, hist_set *hs, ld_calib_stats *stats,
+                                 leandet_error *err)
 {
-    *used = 0;
+    const int nt = s->model->desc.n_tensors;
+    hs->of = ld_calloc(a, (size_t)nt, sizeof *hs->of);
+    if (!hs->of)
+        return ld_fail(err, LEANDET_ERR_NO_MEMORY, "calibration: out of memory for the histogram index");
+    for (int t = 0; t < nt; t++)
+        hs->of[t] = calibrated(&s->tensors[t]) ? hs->n++ : -1;
+    size_t bytes = ld_hist_bytes((size_t)hs->n);
+    hs->h = ld_calloc(a, (size_t)hs->n + 1, sizeof *hs->h);
+    hs->counters = bytes ? ld_calloc(a, 1, bytes) : NULL;
+    if (!hs->h || (hs->n && !hs->counters))
+        return ld_fail(err, LEANDET_ERR_NO_MEMORY, "calibration: out of memory for %d histograms (%zu bytes)",
+                       hs->n, bytes);
+    for (int i = 0; i < hs->n; i++)
+        ld_hist_init(&hs->h[i], hs->counters + (size_t)i * 2 * LD_HIST_BINS);
+    stats->histograms = hs->n;
+    stats->hist_bytes = bytes;
+    return LEANDET_OK;
+}
+
+static void hist_ranges(const hist_set *hs, int nt, double p, ld_calib_range *ranges)
+{
+    for (int t = 0; t < nt; t++) {
+        const ld_hist *h = hs->of[t] >= 0 ? &hs->h[hs->of[t]] : NULL;
+        if (!h || h->total == 0)
+            continue;
+        ld_hist_range(h, p, &ranges[t].min, &ranges[t].max);
+        ranges[t].seen = 1;
+    }
+}
+
+static void hist_free(ld_alloc *a, hist_set *hs)
+{
+    ld_free(a, hs->counters);
+    ld_free(a, hs->h);
+    ld_free(a, hs->of);
+}
+
+leandet_status ld_calibrate(const leandet_model *model, const ld_calib_options *o, ld_calib_range *ranges,
+                            ld_calib_stats *stats, leandet_error *err)
+{
+    memset(stats, 0, sizeof *stats);
+    const char *dir = o->dir;
+    if (o->method == LD_CALIB_PERCENTILE && (!o->alloc || !(o->percentile > 0.0 && o->percentile <= 100.0)))
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "calibration: percentile %g is not in (0, 100]", o->percentile);
     char **paths = NULL;
     int n = 0;
-    leandet_status st = ld_calib_list(dir, count, &paths, &n, err);
+    leandet_status st = ld_calib_list(dir, o->count, &paths, &n, err);
     if (st != LEANDET_OK)
         return st;
     memset(ranges, 0, (size_t)model->desc.n_tensors * sizeof *ranges);
@@ -120,16 +184,20 @@ leandet_status ld_calibrate(const leandet_model *model, const char *dir, int cou
     leandet_detector *d = NULL;
     leandet_detect_options dopt;
     leandet_detect_options_default(&dopt);
+    hist_set hs;
+    memset(&hs, 0, sizeof hs);
     st = leandet_session_create(model, &so, &s, err);
     if (st == LEANDET_OK)
         st = leandet_detector_create(s, &dopt, &d, err);
+    if (st == LEANDET_OK && o->method == LD_CALIB_PERCENTILE)
+        st = hist_setup(s, o->alloc, &hs, stats, err);
     leandet_detection dets[16];
     for (int i = 0; st == LEANDET_OK && i < n; i++) {
         leandet_image img;
         leandet_error ierr;
         memset(&ierr, 0, sizeof ierr);
         if (leandet_image_load(paths[i], &img, &ierr) != LEANDET_OK) {
-            if (verbose)
+            if (o->verbose)
                 fprintf(stderr, "calibration: skipping %s: %s\n", paths[i], ierr.message);
             continue;
         }
@@ -140,11 +208,15 @@ leandet_status ld_calibrate(const leandet_model *model, const char *dir, int cou
             ld_fail_prefix(err, st, "calibration image %s: ", paths[i]);
             break;
         }
-        observe(s, ranges);
-        (*used)++;
+        observe(s, ranges, hs.h, hs.of);
+        stats->used++;
     }
-    if (st == LEANDET_OK && *used == 0)
+    if (st == LEANDET_OK && stats->used == 0)
         st = ld_fail(err, LEANDET_ERR_IO, "calibration directory %s: none of its %d image files decodes", dir, n);
+    if (st == LEANDET_OK && hs.h)
+        hist_ranges(&hs, model->desc.n_tensors, o->percentile, ranges);
+    if (o->alloc)
+        hist_free(o->alloc, &hs);
     leandet_detector_destroy(d);
     leandet_session_destroy(s);
     ld_calib_paths_free(paths, n);

@@ -12,15 +12,36 @@ typedef struct ld_calib_range {
     int seen;       /* 1 if the tensor was a float32 activation and was observed */
 } ld_calib_range;
 
-/* Run `model` (float) on up to `count` images of directory `dir` (.jpg,
- * .jpeg, .png, .bmp, .ppm, .pgm; sorted by name; count <= 0: all) and fill
- * ranges[t] for every tensor t of the model (ranges holds one entry per
- * model tensor). Files that do not decode are skipped (named on stderr when
- * `verbose`); *used receives the number of images run. Errors: a directory
- * that cannot be read, no image in it, no image that decodes
- * (LEANDET_ERR_ARGUMENT / LEANDET_ERR_IO), and whatever detection refuses. */
-leandet_status ld_calibrate(const leandet_model *model, const char *dir, int count, int verbose,
-                            ld_calib_range *ranges, int *used, leandet_error *err);
+typedef enum { LD_CALIB_MINMAX = 0, LD_CALIB_PERCENTILE } ld_calib_method;
+
+typedef struct ld_calib_options {
+    const char *dir;          /* images */
+    int count;                /* first `count` by name; <= 0: all */
+    int verbose;              /* name skipped files on stderr */
+    ld_calib_method method;   /* minmax: exact extremes; percentile: tails clipped */
+    double percentile;        /* percentile: the central share kept, in (0, 100] */
+    ld_alloc *alloc;          /* percentile: the histograms' memory, accounted here */
+} ld_calib_options;
+
+typedef struct ld_calib_stats {
+    int used;                 /* images run */
+    int histograms;           /* tensors histogrammed (percentile) */
+    size_t hist_bytes;        /* their counters' bytes, taken from o->alloc */
+} ld_calib_stats;
+
+/* Run `model` (float) on the images of o->dir (.jpg, .jpeg, .png, .bmp,
+ * .ppm, .pgm; sorted by name) and fill ranges[t] for every tensor t of the
+ * model (ranges holds one entry per model tensor). minmax: the extremes
+ * over all images. percentile P: each float32 activation gets a two-sided
+ * histogram (tools/histogram.h) and its range runs from the value with
+ * (100 - P)% of the tensor's values below it to the one with (100 - P)%
+ * above it (each tail clipped separately, so one-signed tensors such as
+ * ReLU outputs keep 0). Files that do not decode are skipped; stats->used
+ * counts the images run. Errors: a directory that cannot be read, no image
+ * in it, no image that decodes (LEANDET_ERR_ARGUMENT / LEANDET_ERR_IO), no
+ * memory for the histograms, and whatever detection refuses. */
+leandet_status ld_calibrate(const leandet_model *model, const ld_calib_options *o, ld_calib_range *ranges,
+                            ld_calib_stats *stats, leandet_error *err);
 
 /* Paths of the images of `dir` as above: *paths (n entries, each and the
  * array released with ld_calib_paths_free). */

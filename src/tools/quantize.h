@@ -55,8 +55,14 @@ leandet_status ld_dequantize(ld_edit *e, ld_quant_report *r);
  * SOFTMAX outputs 1/256, -128; pooling, PAD, RESHAPE, SQUEEZE, TRANSPOSE,
  * STRIDED_SLICE and nearest resize share their input's parameters. The
  * detection post-process (and every operator named by keep_float: operator
- * name, operator index or output tensor name) stays float behind
- * DEQUANTIZE/QUANTIZE. In the report, `weights` counts the constants
+ * name in any case, operator index "#12" or "12", or output tensor name;
+ * an entry naming nothing is refused) stays float behind DEQUANTIZE/
+ * QUANTIZE. An int8 CONCATENATION input whose parameters differ from the
+ * output's after sharing (a LOGISTIC output, a tensor feeding two
+ * concatenations) is requantized by a QUANTIZE int8 -> int8; float
+ * constants it reads take the output's parameters. Float16 weights
+ * (DEQUANTIZE of float16 constants) are folded to float32 and quantized
+ * like float ones. In the report, `weights` counts the constants
  * quantized, `hybrid_ops` the operators now int8. */
 typedef enum { LD_IO_FLOAT = 0, LD_IO_UINT8, LD_IO_INT8 } ld_int8_io;
 
@@ -70,11 +76,21 @@ typedef struct ld_int8_options {
 
 leandet_status ld_quantize_int8(ld_edit *e, const ld_int8_options *o, ld_quant_report *r);
 
+/* The refusals of ld_quantize_int8 (already quantized, unknown operator,
+ * --keep-float names that match nothing) without calibrated ranges
+ * (o->ranges unused), so they come before the images are run. */
+leandet_status ld_quantize_int8_check(ld_edit *e, const ld_int8_options *o);
+
 /* Shared by both: the float32 values of constant tensor t (float16
  * expanded, uint8/int8 dequantized per its quantization), computed by
  * leandet's DEQUANTIZE kernel as TensorFlow Lite computes them, in memory
  * owned by the edit. */
 leandet_status ld_quant_const_to_float(ld_edit *e, int t, float **out);
+
+/* Fold every DEQUANTIZE of a float16 constant (that is not a graph output)
+ * into a float32 constant: the operator is removed (r->folded and
+ * r->removed_ops count them), tensors keep their numbers. */
+leandet_status ld_quant_fold_float16(ld_edit *e, ld_quant_report *r);
 
 /* Bytes of all constant data of the edited model (each buffer once). */
 size_t ld_quant_const_bytes(const ld_model_desc *m);

@@ -1,4 +1,4 @@
-/* Helpers shared by quantize_dynamic.c and dequantize.c. */
+/* Helpers shared by quantize_dynamic.c, quantize_int8.c and dequantize.c. */
 #include <string.h>
 
 #include "kernels/kernel.h"
@@ -81,4 +81,30 @@ size_t ld_quant_const_bytes(const ld_model_desc *m)
             n += t->data_bytes;
     }
     return n;
+}
+
+/* Each operator removed leaves the others in order; tensors keep their numbers. */
+leandet_status ld_quant_fold_float16(ld_edit *e, ld_quant_report *r)
+{
+    for (int i = e->m.n_ops - 1; i >= 0; i--) {
+        const ld_op_desc *op = &e->m.ops[i];
+        if (op->builtin != LD_OP_DEQUANTIZE || op->n_inputs != 1 || op->n_outputs != 1 || op->inputs[0] < 0)
+            continue;
+        int in = op->inputs[0], out = op->outputs[0];
+        const ld_tensor_desc *src = &e->m.tensors[in];
+        if (src->type != LEANDET_FLOAT16 || !src->data || src->sparsity || ld_edit_is_output(e, out))
+            continue;
+        float *v;
+        leandet_status st = ld_quant_const_to_float(e, in, &v);
+        if (st != LEANDET_OK)
+            return st;
+        ld_tensor_desc *dst = &e->m.tensors[out];
+        dst->data = v;
+        dst->data_bytes = ld_shape_count(&src->shape) * sizeof(float);
+        dst->type = LEANDET_FLOAT32;
+        ld_edit_remove_op(e, i);
+        r->folded++;
+        r->removed_ops++;
+    }
+    return LEANDET_OK;
 }

@@ -48,32 +48,6 @@ static leandet_status check_input_model(ld_edit *e)
     return LEANDET_OK;
 }
 
-/* DEQUANTIZE of a float16 constant -> a float32 constant, operator gone. */
-static leandet_status fold_float16(ld_edit *e, ld_quant_report *r)
-{
-    for (int i = e->m.n_ops - 1; i >= 0; i--) {
-        const ld_op_desc *op = &e->m.ops[i];
-        if (op->builtin != LD_OP_DEQUANTIZE || op->n_inputs != 1 || op->n_outputs != 1 || op->inputs[0] < 0)
-            continue;
-        int in = op->inputs[0], out = op->outputs[0];
-        const ld_tensor_desc *src = &e->m.tensors[in];
-        if (src->type != LEANDET_FLOAT16 || !src->data || src->sparsity || ld_edit_is_output(e, out))
-            continue;
-        float *v;
-        leandet_status st = ld_quant_const_to_float(e, in, &v);
-        if (st != LEANDET_OK)
-            return st;
-        ld_tensor_desc *dst = &e->m.tensors[out];
-        dst->data = v;
-        dst->data_bytes = ld_shape_count(&src->shape) * sizeof(float);
-        dst->type = LEANDET_FLOAT32;
-        ld_edit_remove_op(e, i);
-        r->folded++;
-        r->removed_ops++;
-    }
-    return LEANDET_OK;
-}
-
 /* Tensor t may be quantized along `axis` if every reader uses it as the
  * weights (input 1) of a weighted operator with that axis. */
 static int only_weights(const ld_edit *e, int t, int axis)
@@ -171,7 +145,7 @@ leandet_status ld_quantize_dynamic(ld_edit *e, ld_quant_report *r)
     r->const_bytes_before = ld_quant_const_bytes(&e->m);
     leandet_status st = check_input_model(e);
     if (st == LEANDET_OK)
-        st = fold_float16(e, r);
+        st = ld_quant_fold_float16(e, r);
     if (st != LEANDET_OK)
         return st;
     ld_model_desc *m = &e->m;

@@ -8,7 +8,9 @@
  * before it, at most one per tensor. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "model/ops.h"
 #include "tools/quantize.h"
@@ -26,6 +28,7 @@ typedef struct rw {
     qp *p;                 /* activation parameters, per tensor */
     int *iv, *fv;          /* int8 / float version of each activation, or -1 */
     uint8_t *is_int;       /* per original operator */
+    uint8_t *keep;         /* per tensor: written by an operator kept float */
     ld_op_desc *ops;       /* rebuilt operator list */
     int n_ops, cap_ops, cap_tensors;
 } rw;
@@ -57,23 +60,84 @@ static int is_activation(const ld_tensor_desc *t)
     return t->type == LEANDET_FLOAT32 && !t->data;
 }
 
-static int kept_float(const rw *w, int i)
+/* Does keep-float entry `s` name operator i: "#12" or "12" (index), the
+ * operator's name (any case), or the name of one of its outputs? */
+static int names_op(const ld_model_desc *m, int i, const char *s)
 {
-    const ld_op_desc *op = &w->e->m.ops[i];
-    char nb[32], idx[16];
-    const char *name = ld_op_name(op->builtin, nb, sizeof nb);
-    snprintf(idx, sizeof idx, "%d", i);
-    for (int k = 0; k < w->o->n_keep_float; k++) {
-        const char *s = w->o->keep_float[k];
-        if (strcmp(s, name) == 0 || strcmp(s, idx) == 0)
-            return 1;
-        for (int j = 0; j < op->n_outputs; j++)
-            if (op->outputs[j] >= 0 && strcmp(s, w->e->m.tensors[op->outputs[j]].name) == 0)
-                return 1;
+    const ld_op_desc *op = &m->ops[i];
+    char nb[32];
+    const char *digits = s[0] == '#' ? s + 1 : s;
+    if (digits[0] >= '0' && digits[0] <= '9') {
+        char *end;
+        long v = strtol(digits, &end, 10);
+        if (*end == '\0')
+            return v == i;
     }
+    if (strcasecmp(s, ld_op_name(op->builtin, nb, sizeof nb)) == 0)
+        return 1;
+    if (op->builtin == LD_OP_CUSTOM && op->custom_name && strcmp(s, op->custom_name) == 0)
+        return 1;
+    for (int j = 0; j < op->n_outputs; j++)
+        if (op->outputs[j] >= 0 && strcmp(s, m->tensors[op->outputs[j]].name) == 0)
+            return 1;
     return 0;
 }
 
+/* Mark the outputs of every operator kept float, by the operator numbers
+ * of the model as given (before float16 weights are folded, which removes
+ * operators but keeps tensor numbers). An entry naming nothing is refused. */
+static leandet_status resolve_keep(rw *w)
+{
+    const ld_model_desc *m = &w->e->m;
+    for (int k = 0; k < w->o->n_keep_float; k++) {
+        const char *s = w->o->keep_float[k];
+        int hits = 0;
+        for (int i = 0; i < m->n_ops; i++) {
+            if (!names_op(m, i, s))
+                continue;
+            hits++;
+            for (int j = 0; j < m->ops[i].n_outputs; j++)
+                if (m->ops[i].outputs[j] >= 0)
+                    w->keep[m->ops[i].outputs[j]] = 1;
+        }
+        if (!hits)
+            return ld_fail(w->e->err, LEANDET_ERR_ARGUMENT,
+                           "%s: --keep-float '%s' names no operator (give an operator index such as #12 "
+                           "(0..%d), an operator name such as LOGISTIC, or an output tensor's name)",
+                           w->e->file, s, m->n_ops - 1);
+    }
+    return LEANDET_OK;
+}
+
+static int kept_float(const rw *w, int i)
+{
+    const ld_op_desc *op = &w->e->m.ops[i];
+    return op->n_outputs > 0 && op->outputs[0] >= 0 && w->keep[op->outputs[0]];
+}
+
+/* A DEQUANTIZE of a float16 constant, which ld_quant_fold_float16 folds. */
+static int foldable_f16(const ld_edit *e, const ld_op_desc *op)
+{
+    if (op->builtin != LD_OP_DEQUANTIZE || op->n_inputs != 1 || op->n_outputs != 1 || op->inputs[0] < 0)
+        return 0;
+    const ld_tensor_desc *t = &e->m.tensors[op->inputs[0]];
+    return t->type == LEANDET_FLOAT16 && t->data && !t->sparsity && !ld_edit_is_output(e, op->outputs[0]);
+}
+
+/* Float16 tensor t is only ever expanded by foldable DEQUANTIZEs. */
+static int f16_folds(const ld_edit *e, int t)
+{
+    if (ld_edit_is_output(e, t) || ld_edit_is_input(e, t))
+        return 0;
+    for (int i = 0; i < e->m.n_ops; i++)
+        for (int k = 0; k < e->m.ops[i].n_inputs; k++)
+            if (e->m.ops[i].inputs[k] == t && !foldable_f16(e, &e->m.ops[i]))
+                return 0;
+    return 1;
+}
+
+/* Refuse what cannot become int8. Runs before and after float16 weights
+ * are folded (the first run names operators by their original index). */
 static leandet_status check_model(rw *w)
 {
     ld_edit *e = w->e;
@@ -81,12 +145,13 @@ static leandet_status check_model(rw *w)
     for (int i = 0; i < m->n_tensors; i++) {
         const ld_tensor_desc *t = &m->tensors[i];
         if ((t->quant.count > 0 && (t->type == LEANDET_UINT8 || t->type == LEANDET_INT8 || t->type == LEANDET_INT16)) ||
-            t->type == LEANDET_FLOAT16)
+            (t->type == LEANDET_FLOAT16 && !f16_folds(e, i)))
             return ld_fail(e->err, LEANDET_ERR_UNSUPPORTED,
                            "%s: tensor %d '%s' is %s%s; int8 quantization takes a float32 model "
                            "(dequantize it first with leandet dequantize)",
                            e->file, i, t->name, leandet_dtype_name(t->type),
-                           t->type == LEANDET_FLOAT16 ? "" : " with a scale: the model is already quantized");
+                           t->type == LEANDET_FLOAT16 ? " read by something other than DEQUANTIZE"
+                                                      : " with a scale: the model is already quantized");
     }
     for (int i = 0; i < m->n_ops; i++) {
         const ld_op_desc *op = &m->ops[i];
@@ -98,11 +163,13 @@ static leandet_status check_model(rw *w)
                            "%s: operator %d is %s (builtin %d), which the quantizer does not know", e->file, i,
                            name, op->builtin);
         int keep = kept_float(w, i);
+        if (foldable_f16(e, op))
+            continue;
         if (op->builtin == LD_OP_CUSTOM) {
             /* The detection post-process stays float behind DEQUANTIZE. */
             if (!keep && (!op->custom_name || strcmp(op->custom_name, "TFLite_Detection_PostProcess") != 0))
                 return ld_fail(e->err, LEANDET_ERR_UNSUPPORTED,
-                               "%s: operator %d is custom '%s', which has no int8 form (--keep-float %d keeps it "
+                               "%s: operator %d is custom '%s', which has no int8 form (--keep-float #%d keeps it "
                                "float)",
                                e->file, i, op->custom_name ? op->custom_name : "", i);
             continue;
@@ -373,8 +440,9 @@ static leandet_status quantize_bias(rw *w, int t, int in, const ld_quant *wq)
     return st;
 }
 
-/* Other float constants an int8 operator reads: asymmetric per tensor. */
-static leandet_status quantize_const(rw *w, int t)
+/* Other float constants an int8 operator reads: asymmetric per tensor,
+ * from their own range or at parameters *fixed (CONCATENATION's). */
+static leandet_status quantize_const(rw *w, int t, const qp *fixed)
 {
     ld_edit *e = w->e;
     ld_tensor_desc *td = &e->m.tensors[t];
@@ -385,7 +453,7 @@ static leandet_status quantize_const(rw *w, int t)
         lo = v[i] < lo ? v[i] : lo;
         hi = v[i] > hi ? v[i] : hi;
     }
-    qp p = range_params(lo, hi);
+    qp p = fixed ? *fixed : range_params(lo, hi);
     int8_t *q = ld_edit_alloc(e, n, 1, "int8 constant");
     if (!q)
         return LEANDET_ERR_NO_MEMORY;
@@ -400,6 +468,22 @@ static leandet_status quantize_const(rw *w, int t)
     return set_q(w, t, p);
 }
 
+/* Make *t (an int8 tensor) carry parameters q: when the sharing of
+ * parameters could not reach it (a LOGISTIC output, a tensor feeding two
+ * concatenations), a requantizing QUANTIZE int8 -> int8 is put in front. */
+static leandet_status match_params(rw *w, int *t, qp q)
+{
+    const ld_tensor_desc *td = &w->e->m.tensors[*t];
+    if (td->quant.count == 1 && td->quant.scale[0] == q.scale && td->quant.zero_point[0] == q.zp)
+        return LEANDET_OK;
+    leandet_status st = LEANDET_OK;
+    int n = new_tensor(w, *t, LEANDET_INT8, "_requant");
+    if (n < 0 || (st = set_q(w, n, q)) != LEANDET_OK || (st = emit_convert(w, LD_OP_QUANTIZE, 2, *t, n)) != LEANDET_OK)
+        return st == LEANDET_OK ? LEANDET_ERR_NO_MEMORY : st;
+    *t = n;
+    return LEANDET_OK;
+}
+
 static int weight_axis(int builtin)
 {
     return builtin == LD_OP_CONV_2D ? 0 : builtin == LD_OP_DEPTHWISE_CONV_2D ? 3 : -1;
@@ -412,6 +496,9 @@ static leandet_status int_op(rw *w, ld_op_desc *op)
     int same;
     int v = int8_version(op->builtin, &same);
     op->version = v > op->version ? v : op->version;
+    /* TensorFlow Lite's int8 CONCATENATION copies bytes: every input must
+     * carry the output's parameters. */
+    const int same_in = op->builtin == LD_OP_CONCATENATION && op->n_outputs == 1 && op->outputs[0] >= 0;
     int weighted = op->builtin == LD_OP_CONV_2D || op->builtin == LD_OP_DEPTHWISE_CONV_2D ||
                    op->builtin == LD_OP_FULLY_CONNECTED;
     for (int k = 0; k < op->n_inputs; k++) {
@@ -432,10 +519,13 @@ static leandet_status int_op(rw *w, ld_op_desc *op)
         else if (weighted && k == 2 && op->inputs[1] >= 0)
             st = quantize_bias(w, t, op->inputs[0], &e->m.tensors[op->inputs[1]].quant);
         else
-            st = quantize_const(w, t);
+            st = quantize_const(w, t, same_in ? &w->p[op->outputs[0]] : NULL);
         if (st != LEANDET_OK)
             return st;
     }
+    for (int k = 0; same_in && k < op->n_inputs; k++)
+        if (op->inputs[k] >= 0 && (st = match_params(w, &op->inputs[k], w->p[op->outputs[0]])) != LEANDET_OK)
+            return st;
     /* Outputs: int8; a float graph output gets an int8 twin and a DEQUANTIZE. */
     int deq[8], n_deq = 0;
     for (int k = 0; k < op->n_outputs; k++) {
@@ -534,8 +624,9 @@ static leandet_status grow_tables(rw *w)
     w->iv = ld_edit_alloc(e, (size_t)w->cap_tensors, sizeof(int), "int8 versions");
     w->fv = ld_edit_alloc(e, (size_t)w->cap_tensors, sizeof(int), "float versions");
     w->is_int = ld_edit_alloc(e, (size_t)m->n_ops, 1, "operator kinds");
+    w->keep = ld_edit_alloc(e, (size_t)w->cap_tensors, 1, "kept-float marks");
     w->ops = ld_edit_alloc(e, (size_t)w->cap_ops, sizeof *w->ops, "operators");
-    if (!t || !w->p || !w->iv || !w->fv || !w->is_int || !w->ops)
+    if (!t || !w->p || !w->iv || !w->fv || !w->is_int || !w->keep || !w->ops)
         return LEANDET_ERR_NO_MEMORY;
     memcpy(t, m->tensors, (size_t)m->n_tensors * sizeof *t);
     m->tensors = t;
@@ -545,6 +636,20 @@ static leandet_status grow_tables(rw *w)
         if (is_activation(&t[i]))
             w->fv[i] = t[i].type == LEANDET_FLOAT32 ? i : -1;
     return LEANDET_OK;
+}
+
+leandet_status ld_quantize_int8_check(ld_edit *e, const ld_int8_options *o)
+{
+    rw w;
+    memset(&w, 0, sizeof w);
+    w.e = e;
+    w.o = o;
+    leandet_status st = grow_tables(&w);
+    if (st == LEANDET_OK)
+        st = resolve_keep(&w);
+    if (st == LEANDET_OK)
+        st = check_model(&w);
+    return st;
 }
 
 leandet_status ld_quantize_int8(ld_edit *e, const ld_int8_options *o, ld_quant_report *r)
@@ -557,6 +662,14 @@ leandet_status ld_quantize_int8(ld_edit *e, const ld_int8_options *o, ld_quant_r
     w.o = o;
     w.r = r;
     leandet_status st = grow_tables(&w);
+    if (st == LEANDET_OK)
+        st = resolve_keep(&w);
+    if (st == LEANDET_OK)
+        st = check_model(&w);
+    if (st == LEANDET_OK)
+        st = ld_quant_fold_float16(e, r);
+    if (st == LEANDET_OK)
+        memset(w.is_int, 0, (size_t)e->m.n_ops);
     if (st == LEANDET_OK)
         st = check_model(&w);
     if (st == LEANDET_OK)
