@@ -390,6 +390,7 @@ leandet_status leandet_session_invoke(leandet_session *s, leandet_error *err)
             return st;
     }
     const ld_model_desc *d = &s->model->desc;
+    ld_pool_hold(s->pool, 1); /* workers stay awake through serial ops */
     for (int i = 0; i < d->n_ops; i++) {
         if (s->ops[i].folded)
             continue;
@@ -400,9 +401,12 @@ leandet_status leandet_session_invoke(leandet_session *s, leandet_error *err)
         c->pool = s->pool;
         leandet_status st = s->ops[i].kernel->eval(c);
         c->err = NULL;
-        if (st != LEANDET_OK)
+        if (st != LEANDET_OK) {
+            ld_pool_hold(s->pool, 0);
             return ld_fail_prefix(err, st, "%s: ", s->model->path);
+        }
     }
+    ld_pool_hold(s->pool, 0);
     return LEANDET_OK;
 }
 

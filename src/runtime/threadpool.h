@@ -1,6 +1,7 @@
 /* A worker pool of exactly `threads - 1` workers plus the calling thread.
- * Workers sleep on a condition variable when idle (no spinning). Ops split
- * their work into tasks; ld_pool_run returns when all tasks are done. */
+ * Workers sleep on a condition variable when idle (after a bounded spin,
+ * if enabled). Ops split their work into tasks; ld_pool_run returns when
+ * all tasks are done. */
 #ifndef LD_RUNTIME_THREADPOOL_H
 #define LD_RUNTIME_THREADPOOL_H
 
@@ -44,12 +45,27 @@ void ld_pool_run(ld_pool *p, int n_tasks, ld_pool_fn fn, void *ctx);
 #define LD_POOL_MAX_SPIN_US 10000
 void ld_pool_set_spin_us(ld_pool *p, int us);
 
+/* Hold the pool over a burst of jobs (on = 1 ... on = 0 around the ops of
+ * one invoke): meanwhile idle workers busy-wait for the next job up to
+ * LD_POOL_HOLD_US (instead of the spin time above) before sleeping, so a
+ * job that follows a serial stretch of the caller (an op that is not
+ * split) still finds them awake; past the spin time they yield the CPU
+ * now and then, for a busy machine. Releasing puts them back on the spin
+ * time: idle CPU is zero again once that runs out. Only the thread that
+ * calls ld_pool_run may call it. */
+#define LD_POOL_HOLD_US 2000
+void ld_pool_hold(ld_pool *p, int on);
+
 /* Test hook: run every job on the caller alone, tasks in reverse order,
  * task t as thread t % threads. Tasks that are truly independent give the
  * same bytes as under real threads; tasks that overlap (a write past a
  * task's share, a read of another task's output) then differ every time
  * instead of once in a while. ld_pool_threads is unchanged. */
 void ld_pool_set_reverse(ld_pool *p, int on);
+/* Whether kernels should split even work too small to be worth it, as
+ * finely as they can: on under the reverse hook, so that tests on small
+ * shapes cover the task boundaries real sizes have. */
+int ld_pool_split_fine(const ld_pool *p);
 
 /* Stack bytes a pool of `threads` threads reserves, for the memory plan. */
 size_t ld_pool_stack_bytes(int threads);

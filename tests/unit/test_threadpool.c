@@ -135,6 +135,82 @@ static void test_exactly_once(void)
     CHECK(ld_pool_threads(NULL) == 1);
 }
 
+/* More tasks than one job's claim counters hold (65535 units): they go
+ * in blocks, still each exactly once. */
+#define MANY_TASKS 200003
+static atomic_int many_runs[MANY_TASKS];
+
+static void count_many(void *ctx, int task, int thread)
+{
+    (void)ctx, (void)thread;
+    if (task >= 0 && task < MANY_TASKS)
+        atomic_fetch_add_explicit(&many_runs[task], 1, memory_order_relaxed);
+}
+
+static void test_many_tasks(void)
+{
+    ld_alloc a;
+    ld_alloc_init(&a, NULL);
+    ld_pool *p = NULL;
+    CHECK(ld_pool_create(3, NULL, 0, &a, &p, NULL) == LEANDET_OK);
+    if (!p)
+        return;
+    static const int sizes[] = {65534, 65535, 65536, 131071, MANY_TASKS};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        for (int i = 0; i < MANY_TASKS; i++)
+            atomic_store(&many_runs[i], 0);
+        ld_pool_run(p, sizes[s], count_many, NULL);
+        int wrong = 0;
+        for (int i = 0; i < MANY_TASKS; i++)
+            wrong += atomic_load(&many_runs[i]) != (i < sizes[s] ? 1 : 0);
+        CHECK_MSG(wrong == 0, "%d tasks: %d not run exactly once", sizes[s], wrong);
+    }
+    ld_pool_destroy(p);
+}
+
+/* ---- stealing: a held-up thread's share goes to the others ------------- */
+
+typedef struct {
+    atomic_int on_thread[2];
+    atomic_int sleeper; /* 1 + the thread whose task slept; 0: none yet */
+} steal_log;
+
+/* The first task to start sleeps; meanwhile the other thread must run its
+ * own share and then the rest of the sleeper's (usually the caller's,
+ * but a worker that is already spinning may start first). */
+static void slow_first(void *ctx, int task, int thread)
+{
+    (void)task;
+    steal_log *l = ctx;
+    int none = 0;
+    if (thread >= 0 && thread < 2 && atomic_compare_exchange_strong(&l->sleeper, &none, 1 + thread))
+        sleep_ms(200);
+    if (thread >= 0 && thread < 2)
+        atomic_fetch_add(&l->on_thread[thread], 1);
+}
+
+static void test_stealing(void)
+{
+    ld_alloc a;
+    ld_alloc_init(&a, NULL);
+    ld_pool *p = NULL;
+    CHECK(ld_pool_create(2, NULL, 0, &a, &p, NULL) == LEANDET_OK);
+    if (!p)
+        return;
+    for (int held = 0; held < 2; held++) {
+        ld_pool_hold(p, held);
+        steal_log l = {0};
+        ld_pool_run(p, 8, slow_first, &l);
+        int sleeper = atomic_load(&l.sleeper) - 1;
+        int slept = sleeper >= 0 ? atomic_load(&l.on_thread[sleeper]) : -1;
+        int other = sleeper >= 0 ? atomic_load(&l.on_thread[1 - sleeper]) : -1;
+        CHECK_MSG(slept == 1 && other == 7, "held-up thread %d (hold %d): it ran %d tasks, the other %d (want 1 and 7)",
+                  sleeper, held, slept, other);
+    }
+    ld_pool_hold(p, 0);
+    ld_pool_destroy(p);
+}
+
 /* ---- reverse-order test hook ----------------------------------------- */
 
 typedef struct {
@@ -287,8 +363,9 @@ static void nothing(void *ctx, int task, int thread)
     (void)ctx, (void)task, (void)thread;
 }
 
-/* Also with the opt-in spin: it is bounded, so idle CPU still ends at ~0. */
-static void test_idle(int spin_us)
+/* Also with the opt-in spin, and after a burst under ld_pool_hold: both
+ * are bounded, so idle CPU still ends at ~0. */
+static void test_idle(int spin_us, int held)
 {
     ld_alloc a;
     ld_alloc_init(&a, NULL);
@@ -297,12 +374,16 @@ static void test_idle(int spin_us)
     if (!p)
         return;
     ld_pool_set_spin_us(p, spin_us);
-    ld_pool_run(p, 8, nothing, NULL); /* workers have run a job and gone back to sleep */
-    sleep_ms(20);
+    ld_pool_hold(p, held);
+    for (int i = 0; i < 100; i++)
+        ld_pool_run(p, 8, nothing, NULL);
+    ld_pool_hold(p, 0);
+    sleep_ms(20); /* workers have run jobs and gone back to sleep */
     double c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
     sleep_ms(300);
     double used = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
-    CHECK_MSG(used < 0.020, "idle 2-thread pool (spin %d us) used %.1f ms of CPU in 300 ms", spin_us, used * 1e3);
+    CHECK_MSG(used < 0.020, "idle 2-thread pool (spin %d us%s) used %.1f ms of CPU in 300 ms", spin_us,
+              held ? ", after a hold" : "", used * 1e3);
     ld_pool_destroy(p);
 }
 
@@ -613,8 +694,12 @@ int main(void)
     test_exactly_once();
     test_all_threads_work();
     test_reverse();
-    test_idle(0);
-    test_idle(5000);
+    test_many_tasks();
+    test_stealing();
+    test_idle(0, 0);
+    test_idle(5000, 0);
+    test_idle(0, 1);
+    test_idle(100, 1);
     test_affinity();
     test_failures();
     test_cycles();

@@ -8,7 +8,7 @@
  * succeeds exactly as the reference would. prepare packs the weights and
  * the per-channel constants once into c->state (one allocation); eval
  * splits the output across c->pool (NULL: serially). Scratch (CONV_2D
- * only): LD_C8_SLOTS slices of slot_bytes, one per task. */
+ * only): LD_C8_SLOTS slices of slot_bytes, one per thread (see conv8.h). */
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -269,81 +269,127 @@ static leandet_status dw512_prepare(ld_op_ctx *c)
 
 /* ---- eval ---------------------------------------------------------------- */
 
+/* A GEMM op is a grid of pixel tiles (s->mr pixels) by channel blocks
+ * (s->nr channels); a task is one rectangle of pixel_groups x chan_groups
+ * equal parts of it. Splitting channels too keeps small-image layers
+ * (5x5, 3x3 outputs with hundreds of channels) balanced where pixel tiles
+ * alone are too few. Depthwise splits its output pixels evenly. Tasks are
+ * claimed from the pool's counter, so a thread that is held up (shared
+ * CPUs) just takes fewer of them. */
 typedef struct job {
     const c8_conv *s;
     const uint8_t *in;
     uint8_t *out;
-    int units, tasks;       /* GEMM: tiles of s->mr pixels; depthwise: output rows */
     int pixels;
+    int tiles, blocks;      /* GEMM: pixel tiles, channel blocks */
+    int pgroups, cgroups;   /* GEMM: the grid of tasks; depthwise: pgroups tasks over pixels */
+    int per_thread;         /* GEMM: scratch slice by thread (else by task) */
     uint8_t *scratch;       /* GEMM: 64-byte aligned, LD_C8_SLOTS slices */
 } job;
 
-/* Below this many multiply-adds (a few microseconds) an op runs on the
- * calling thread: waking workers would cost more. */
-#define C8_SERIAL_MACS (1 << 20)
+/* Work per task below which splitting costs more than it saves (handing a
+ * task to a waiting worker costs about a microsecond); in multiply-adds,
+ * about 1-2 us of each path's throughput. */
+#define C8_TASK_MACS_VNNI (1 << 19)
+#define C8_TASK_MACS_AVX2 (1 << 17)
+#define C8_TASK_MACS_DW (1 << 15)
+/* Tasks per thread at most: enough that uneven tasks and a thread held up
+ * by other processes even out, few enough that per-task setup (pointer
+ * tables, panel packing) stays small. */
+#define C8_TASKS_PER_THREAD 4
 
-/* Tasks for `units` of work: one per thread, or two when threaded so a
- * slow thread delays less; never more than the scratch slices. */
-static int task_count(const ld_op_ctx *c, int units, double macs)
+/* How many tasks `macs` multiply-adds over at most `units` pieces get: 1
+ * (serial) unless each of at least two would have min_macs. */
+static int task_count(const ld_op_ctx *c, int64_t units, double macs, double min_macs, int slot_bound)
 {
     int threads = ld_pool_threads(c->pool);
-    int n = threads > 1 && macs >= C8_SERIAL_MACS ? 2 * threads : 1;
-    if (n > LD_C8_SLOTS)
-        n = LD_C8_SLOTS;
-    return n < units ? n : units;
+    if (threads <= 1)
+        return 1;
+    double want = ld_pool_split_fine(c->pool) ? (double)units : macs / min_macs;
+    int64_t most = (int64_t)threads * C8_TASKS_PER_THREAD;
+    if (slot_bound && most > LD_C8_SLOTS)
+        most = LD_C8_SLOTS;
+    if (most > units)
+        most = units;
+    int n = want < (double)most ? (int)want : (int)most;
+    return n < 2 ? 1 : n;
+}
+
+/* [lo, hi) of part i of n equal parts of `count`. */
+static void part(int count, int n, int i, int *lo, int *hi)
+{
+    *lo = (int)((int64_t)count * i / n);
+    *hi = (int)((int64_t)count * (i + 1) / n);
 }
 
 static void gemm_task(void *ctx, int task, int thread)
 {
-    (void)thread;
     const job *j = ctx;
-    int t0 = (int)((int64_t)j->units * task / j->tasks), t1 = (int)((int64_t)j->units * (task + 1) / j->tasks);
-    const int mr = j->s->mr;
-    int m1 = t1 * mr < j->pixels ? t1 * mr : j->pixels;
-    if (t0 >= t1)
+    const c8_conv *s = j->s;
+    int t0, t1, b0, b1;
+    part(j->tiles, j->pgroups, task / j->cgroups, &t0, &t1);
+    part(j->blocks, j->cgroups, task % j->cgroups, &b0, &b1);
+    if (t0 >= t1 || b0 >= b1)
         return;
-    void *slot = j->scratch + (size_t)task * j->s->slot_bytes;
-    if (j->s->order == C8_ORDER_GEMM512)
-        c8_vnni_run(j->s, j->in, j->out, t0 * mr, m1, slot);
+    const int m0 = t0 * s->mr, m1 = t1 * s->mr < j->pixels ? t1 * s->mr : j->pixels;
+    const int n0 = b0 * s->nr, n1 = b1 * s->nr < s->n_pad ? b1 * s->nr : s->n_pad;
+    void *slot = j->scratch + (size_t)(j->per_thread ? thread : task) * s->slot_bytes;
+    if (s->order == C8_ORDER_GEMM512)
+        c8_vnni_run(s, j->in, j->out, m0, m1, n0, n1, slot);
     else
-        c8_gemm_run(j->s, j->in, j->out, t0 * mr, m1, slot);
+        c8_gemm_run(s, j->in, j->out, m0, m1, n0, n1, slot);
 }
 
 static void dw_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const job *j = ctx;
-    int r0 = (int)((int64_t)j->units * task / j->tasks), r1 = (int)((int64_t)j->units * (task + 1) / j->tasks);
-    if (r0 >= r1)
+    int m0, m1;
+    part(j->pixels, j->pgroups, task, &m0, &m1);
+    if (m0 >= m1)
         return;
     if (j->s->order == C8_ORDER_DW512)
-        c8_dw512_run(j->s, j->in, j->out, r0, r1);
+        c8_dw512_run(j->s, j->in, j->out, m0, m1);
     else
-        c8_dw_run(j->s, j->in, j->out, r0, r1);
+        c8_dw_run(j->s, j->in, j->out, m0, m1);
 }
 
 static leandet_status conv_eval(ld_op_ctx *c)
 {
     const c8_conv *s = c->state;
-    job j = { s, c->in[0]->data, c->out[0]->data, 0, 0, 0, NULL };
+    job j = { s, c->in[0]->data, c->out[0]->data, 0, 0, 0, 1, 1, 0, NULL };
     j.pixels = s->batches * s->win.out_h * s->win.out_w;
-    j.units = (j.pixels + s->mr - 1) / s->mr;
+    j.tiles = (j.pixels + s->mr - 1) / s->mr;
+    j.blocks = (s->n_pad + s->nr - 1) / s->nr;
     uintptr_t base = (uintptr_t)c->scratch;
     j.scratch = (uint8_t *)c->scratch + ((64 - base % 64) % 64);
     if (!c->scratch || c->scratch_bytes < LD_C8_SLOTS * s->slot_bytes + 64)
         return ld_op_fail(c, LEANDET_ERR_INTERNAL, "scratch of %zu bytes, %zu needed", c->scratch_bytes,
                           LD_C8_SLOTS * s->slot_bytes + 64);
-    j.tasks = task_count(c, j.units, (double)j.pixels * s->kp * s->n_pad);
-    ld_pool_run(c->pool, j.tasks, gemm_task, &j);
+    j.per_thread = ld_pool_threads(c->pool) <= LD_C8_SLOTS;
+    const double macs = (double)j.tiles * s->mr * s->kp * s->n_pad;
+    const int n = task_count(c, (int64_t)j.tiles * j.blocks, macs,
+                             s->order == C8_ORDER_GEMM512 ? C8_TASK_MACS_VNNI : C8_TASK_MACS_AVX2, !j.per_thread);
+    /* pixel groups first (each task builds its pixels' rows once), then
+     * channel groups for what the tiles cannot give */
+    j.pgroups = n < j.tiles ? n : j.tiles;
+    j.cgroups = (n + j.pgroups - 1) / j.pgroups;
+    if (j.cgroups > j.blocks)
+        j.cgroups = j.blocks;
+    if (!j.per_thread && j.pgroups * j.cgroups > LD_C8_SLOTS)
+        j.cgroups = 1;
+    ld_pool_run(c->pool, j.pgroups * j.cgroups, gemm_task, &j);
     return LEANDET_OK;
 }
 
 static leandet_status dw_eval(ld_op_ctx *c)
 {
     const c8_conv *s = c->state;
-    job j = { s, c->in[0]->data, c->out[0]->data, s->batches * s->win.out_h, 0, 0, NULL };
-    j.tasks = task_count(c, j.units, (double)j.units * s->win.out_w * s->taps * s->n_pad);
-    ld_pool_run(c->pool, j.tasks, dw_task, &j);
+    job j = { s, c->in[0]->data, c->out[0]->data, 0, 0, 0, 1, 1, 0, NULL };
+    j.pixels = s->batches * s->win.out_h * s->win.out_w;
+    const double macs = (double)j.pixels * s->taps * s->n_pad;
+    j.pgroups = task_count(c, j.pixels, macs, C8_TASK_MACS_DW, 0);
+    ld_pool_run(c->pool, j.pgroups, dw_task, &j);
     return LEANDET_OK;
 }
 

@@ -27,9 +27,10 @@
 #include "kernels/x86/conv8_simd.h"
 
 /* Scratch is one buffer shared by every op and thread of a session, sized
- * at prepare when the thread count is unknown: eval splits a convolution
- * into at most this many tasks, each with its own slice (task i uses slice
- * i, so concurrent tasks never share one whatever thread runs them). */
+ * at prepare when the thread count is unknown: this many slices. With at
+ * most this many threads, thread i uses slice i (any number of tasks);
+ * with more, eval makes at most this many tasks and task i uses slice i.
+ * Either way concurrent tasks never share a slice. */
 #define LD_C8_SLOTS 8
 
 /* AVX2 GEMM tiles: LD_C8_MR output pixels by 16 (or a last 8) channels. */
@@ -60,6 +61,7 @@ typedef struct c8_conv {
     int k, kp;              /* patch length f_h*f_w*in_c; packed length (AVX2: k rounded up to 8) */
     int direct;             /* AVX2: 1x1 without padding and k == kp, pixels read in place */
     int mr;                 /* pixels per tile */
+    int nr;                 /* channels per tile (the last may be narrower): eval splits channels in these */
     int mc;                 /* pixels per packed panel (multiple of mr) */
     size_t slot_bytes;      /* per-task scratch */
     /* VNNI GEMM: unsigned activations times signed weights (conv8_vnni.c) */
@@ -160,8 +162,9 @@ size_t c8_gemm_weight_bytes(const c8_conv *s);
 /* Pack weights [out_c][k] (bytes of the weight type, zero point w_zp) and
  * compute the folded constants into fold[out_c] (bias may be NULL). */
 void c8_gemm_pack(c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, const int32_t *bias, uint32_t *fold);
-/* Output pixels [m0, m1) (all batches flattened) with one scratch slice. */
-void c8_gemm_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, void *slot);
+/* Output pixels [m0, m1) (all batches flattened) by padded channels
+ * [n0, n1) (multiples of s->nr, n1 <= n_pad) with one scratch slice. */
+void c8_gemm_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, int n0, int n1, void *slot);
 
 /* The same with AVX-512 VNNI (vpdpbusd): whether the CPU has it, plan,
  * packed-weight bytes, packing, run. */
@@ -169,44 +172,44 @@ int c8_vnni_usable(void);
 void c8_vnni_plan(c8_conv *s);
 size_t c8_vnni_weight_bytes(const c8_conv *s);
 void c8_vnni_pack(c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, const int32_t *bias, uint32_t *fold);
-void c8_vnni_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, void *slot);
+void c8_vnni_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, int n0, int n1, void *slot);
 
-/* Depthwise (multiplier 1): packed-weight bytes, packing, and output rows
- * [r0, r1) of batches*out_h. */
+/* Depthwise (multiplier 1): packed-weight bytes, packing, and output
+ * pixels [m0, m1) (all batches flattened). */
 size_t c8_dw_weight_bytes(const c8_conv *s);
 void c8_dw_pack(c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, const int32_t *bias, uint32_t *fold);
-void c8_dw_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int r0, int r1);
+void c8_dw_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1);
 /* The same on AVX-512 (tables in C8_ORDER_DW512, n_pad a multiple of 32). */
-void c8_dw512_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int r0, int r1);
+void c8_dw512_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1);
 
 /* The row loop both depthwise files share: defines `name` (c8_dw_run,
  * c8_dw512_run) over `pixel(s, tp, out, is_signed)`, an always-inline
  * function of the file, compiled for `attr` in a uint8 and an int8 copy. */
 #define C8_DW_DRIVER(name, attr, pixel)                                                              \
     static inline __attribute__((always_inline)) attr void name##_rows(                               \
-        const c8_conv *s, const uint8_t *in, uint8_t *out, int r0, int r1, int is_signed)            \
+        const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, int is_signed)            \
     {                                                                                                \
         const size_t c = (size_t)s->in_c;                                                            \
         c8_cursor cur;                                                                               \
-        c8_cursor_init(&cur, s, r0 * s->win.out_w);                                                  \
-        uint8_t *o = out + (size_t)r0 * (size_t)s->win.out_w * c;                                    \
-        for (int n = (r1 - r0) * s->win.out_w; n > 0; n--, o += c) {                                 \
+        c8_cursor_init(&cur, s, m0);                                                  \
+        uint8_t *o = out + (size_t)m0 * c;                                    \
+        for (int n = m1 - m0; n > 0; n--, o += c) {                                 \
             c8_cursor_load(&cur, s, in);                                                             \
             pixel(s, cur.tp, o, is_signed);                                                          \
             c8_cursor_next(&cur, s);                                                                 \
         }                                                                                            \
     }                                                                                                \
-    static attr void name##_u8(const c8_conv *s, const uint8_t *in, uint8_t *out, int r0, int r1)   \
+    static attr void name##_u8(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1)   \
     {                                                                                                \
-        name##_rows(s, in, out, r0, r1, 0);                                                          \
+        name##_rows(s, in, out, m0, m1, 0);                                                          \
     }                                                                                                \
-    static attr void name##_s8(const c8_conv *s, const uint8_t *in, uint8_t *out, int r0, int r1)   \
+    static attr void name##_s8(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1)   \
     {                                                                                                \
-        name##_rows(s, in, out, r0, r1, 1);                                                          \
+        name##_rows(s, in, out, m0, m1, 1);                                                          \
     }                                                                                                \
-    void name(const c8_conv *s, const uint8_t *in, uint8_t *out, int r0, int r1)                     \
+    void name(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1)                     \
     {                                                                                                \
-        (s->in_signed ? name##_s8 : name##_u8)(s, in, out, r0, r1);                                  \
+        (s->in_signed ? name##_s8 : name##_u8)(s, in, out, m0, m1);                                  \
     }
 
 #endif

@@ -18,6 +18,7 @@ void c8_gemm_plan(c8_conv *s)
 {
     const ld_window *w = &s->win;
     s->mr = LD_C8_MR;
+    s->nr = 16;
     s->k = w->f_h * w->f_w * s->in_c;
     s->kp = (s->k + 7) & ~7;
     s->direct = w->f_h == 1 && w->f_w == 1 && w->pad_h == 0 && w->pad_w == 0 && s->k == s->kp;
@@ -152,7 +153,7 @@ static LD_C8_AVX2 void tile8(const c8_conv *s, const int32_t *a, const int16_t *
     tile(s, a, w, base, 1, out, rows);
 }
 
-void c8_gemm_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, void *slot)
+void c8_gemm_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, int n0, int n1, void *slot)
 {
     int32_t *panel = slot;
     uint8_t *tmp = (uint8_t *)slot + c8_align64((size_t)s->mc * (size_t)s->kp * 2);
@@ -163,7 +164,7 @@ void c8_gemm_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int 
     for (int m = m0; m < m1; m += s->mc) {
         int n = m1 - m < s->mc ? m1 - m : s->mc;
         pack_panel(s, in, m, n, panel, tmp);
-        for (int base = 0; base < s->n_pad; base += 16) {
+        for (int base = n0; base < n1; base += 16) {
             const int16_t *w = (const int16_t *)s->w + (size_t)base * (size_t)s->kp;
             int narrow = s->narrow_tail && base + 8 == s->n_pad;
             for (int t = 0; t * LD_C8_MR < n; t++) {

@@ -59,6 +59,7 @@ void c8_vnni_plan(c8_conv *s)
 {
     const ld_window *w = &s->win;
     s->mr = C8_VNNI_MR;
+    s->nr = 64;
     s->order = C8_ORDER_GEMM512;
     s->k = w->f_h * w->f_w * s->in_c;
     if (s->in_c % 4 == 0 && w->f_h * w->f_w <= LD_C8_MAX_TAPS) {
@@ -349,7 +350,7 @@ C8_TILE(tile64_s8, 4, 1)
 static const tile_fn tiles[2][4] = { { tile16_u8, tile32_u8, tile48_u8, tile64_u8 },
                                      { tile16_s8, tile32_s8, tile48_s8, tile64_s8 } };
 
-void c8_vnni_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, void *slot)
+void c8_vnni_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, int n0, int n1, void *slot)
 {
     const uint8_t **table = slot;
     int32_t *corr = (int32_t *)((uint8_t *)slot + table_bytes(s));
@@ -361,7 +362,7 @@ void c8_vnni_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int 
     for (int m = m0; m < m1; m += s->mc) {
         int n = m1 - m < s->mc ? m1 - m : s->mc;
         build_chunk(s, in, m, n, table, corr, copies);
-        for (int base = 0; base < s->n_pad; base += 64) {
+        for (int base = n0; base < n1; base += 64) {
             const int8_t *w = (const int8_t *)s->w + (size_t)base * (size_t)s->kp;
             const int width = s->n_pad - base < 64 ? s->n_pad - base : 64;
             const tile_fn fn = tiles[s->in_signed][width / 16 - 1];

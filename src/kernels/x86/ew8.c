@@ -26,8 +26,10 @@ const ld_opt_kernel ld_avx2_ew8[] = {
     LD_OPT_KERNEL_TABLE_END,
 };
 
-/* Below this many bytes an op runs on the calling thread only. */
-#define PARALLEL_MIN 32768
+/* Bytes per part at least (about 2 us of a lookup or a binary op; handing
+ * a part to a waiting worker costs about 1 us): below twice this an op
+ * runs on the calling thread only. */
+#define PARALLEL_MIN 16384
 
 int ld_ew8_qparams(const ld_tensor *x, ld_dtype t, float *scale, int32_t *zp)
 {
@@ -38,9 +40,20 @@ int ld_ew8_qparams(const ld_tensor *x, ld_dtype t, float *scale, int32_t *zp)
     return *scale > 0.0f;
 }
 
+/* Two parts per thread when there is enough work (a thread held up by
+ * another process then delays the op less), else one, else as many as
+ * there are grains. Whole rounds where possible: with 3 parts on 2
+ * threads one thread would do twice the other's work. */
 int ld_ew8_parts(const ld_op_ctx *c, size_t n, size_t grain)
 {
-    return ld_f32_parts(c->pool, n, grain, 2);
+    const size_t threads = (size_t)ld_pool_threads(c->pool);
+    const size_t most = grain ? n / grain : n;
+    if (threads <= 1 || most < 2)
+        return 1;
+    size_t parts = 2 * threads < most ? 2 * threads : most;
+    if (parts >= threads)
+        parts -= parts % threads;
+    return (int)parts;
 }
 
 /* Run the reference prepare and eval on a copy of c whose input is the 256
