@@ -5,17 +5,41 @@
 #include "kernels/opt.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include "kernels/x86/move.h"
 #include "kernels/x86/x86.h"
-static const ld_opt_kernel *const avx2[] = {ld_avx2_conv8, ld_avx2_float, ld_avx2_ew8, NULL};
+static const ld_opt_kernel *const avx2[] = {ld_avx2_conv8, ld_avx2_float, ld_avx2_ew8, ld_avx2_move, NULL};
 #endif
 
 static const ld_opt_kernel *const none[] = {NULL};
 
+static int avx2_fma(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
 const ld_opt_kernel *const *ld_opt_families(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (avx2_fma())
         return avx2;
 #endif
     return none;
+}
+
+int ld_opt_fuse(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel,
+                const char **isa)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (avx2_fma() && ld_fuse_silu(producer, consumer, alloc, kernel)) {
+        *isa = "avx2";
+        return 1;
+    }
+#else
+    (void)producer, (void)consumer, (void)alloc, (void)kernel, (void)isa;
+#endif
+    return 0;
 }

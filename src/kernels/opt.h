@@ -9,4 +9,13 @@
 /* NULL-terminated list of optimized tables for the running CPU. */
 const ld_opt_kernel *const *ld_opt_families(void);
 
+/* Fusion of two prepared ops into one kernel (e.g. LOGISTIC + MUL = SiLU).
+ * `producer`'s only output feeds `consumer` alone (the caller checks this
+ * in the graph). On success the consumer's state is replaced, *kernel and
+ * *isa receive the kernel that does both (its eval runs in the consumer's
+ * place; its prepare is never called) and the producer must be skipped;
+ * returns 1. 0: not fused, nothing changed. */
+int ld_opt_fuse(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel,
+                const char **isa);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "graph/budget.h"
+#include "kernels/opt.h"
 #include "runtime/session_internal.h"
 
 #define LD_SESSION_SPIN_US 100
@@ -166,6 +167,50 @@ static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
     return LEANDET_OK;
 }
 
+/* Let optimized kernels run producer + consumer pairs as one op (SiLU:
+ * LOGISTIC + MUL), where the producer's output is read by that consumer
+ * alone and is not a model output, so skipping the producer loses nothing.
+ * Never with the reference backend, nor with keep_all_tensors (every
+ * intermediate must stay readable). The skipped output keeps its planned
+ * bytes. */
+static leandet_status fuse_ops(leandet_session *s, leandet_error *err)
+{
+    const ld_model_desc *d = &s->model->desc;
+    if (s->backend != LD_BACKEND_AUTO || s->keep_all || d->n_tensors < 1)
+        return LEANDET_OK;
+    int *producer = ld_calloc(&s->alloc, 2 * (size_t)d->n_tensors, sizeof *producer);
+    if (!producer)
+        return ld_fail(err, s->alloc.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY,
+                       "%s: out of memory fusing ops", s->model->path);
+    int *readers = producer + d->n_tensors;
+    for (int t = 0; t < d->n_tensors; t++)
+        producer[t] = -1;
+    for (int i = 0; i < d->n_ops; i++) {
+        for (int k = 0; k < d->ops[i].n_outputs; k++)
+            producer[d->ops[i].outputs[k]] = i;
+        for (int k = 0; k < d->ops[i].n_inputs; k++)
+            if (d->ops[i].inputs[k] >= 0)
+                readers[d->ops[i].inputs[k]]++;
+    }
+    for (int k = 0; k < d->n_outputs; k++)
+        readers[d->outputs[k]] += 2; /* read after invoke */
+    for (int j = 0; j < d->n_ops; j++) {
+        for (int k = 0; !s->ops[j].folded && k < d->ops[j].n_inputs; k++) {
+            int t = d->ops[j].inputs[k], i = t >= 0 ? producer[t] : -1;
+            if (i < 0 || readers[t] != 1 || d->ops[i].n_outputs != 1 || s->ops[i].folded || s->ops[i].fused)
+                continue;
+            size_t before = s->alloc.current;
+            if (ld_opt_fuse(&s->ops[i].ctx, &s->ops[j].ctx, &s->alloc, &s->ops[j].kernel, &s->ops[j].isa)) {
+                s->ops[i].fused = 1;
+                s->ops[j].state_bytes += s->alloc.current - before; /* may shrink: modular sum */
+                break;
+            }
+        }
+    }
+    ld_free(&s->alloc, producer);
+    return LEANDET_OK;
+}
+
 /* Reshape-like ops run by the reference kernel skip their copy when the
  * output shares the input's bytes; other kernels are not asked to. */
 static leandet_status plan(leandet_session *s, leandet_error *err)
@@ -238,6 +283,8 @@ static leandet_status prepare_and_plan(leandet_session *s, leandet_error *err)
         st = wire_ops(s, err);
     if (st == LEANDET_OK)
         st = prepare_ops(s, err);
+    if (st == LEANDET_OK)
+        st = fuse_ops(s, err);
     if (st == LEANDET_OK)
         st = plan(s, err);
     return st;
@@ -392,7 +439,7 @@ leandet_status leandet_session_invoke(leandet_session *s, leandet_error *err)
     const ld_model_desc *d = &s->model->desc;
     ld_pool_hold(s->pool, 1); /* workers stay awake through serial ops */
     for (int i = 0; i < d->n_ops; i++) {
-        if (s->ops[i].folded)
+        if (s->ops[i].folded | s->ops[i].fused)
             continue;
         ld_op_ctx *c = &s->ops[i].ctx;
         c->scratch = s->scratch;

@@ -13,6 +13,7 @@ typedef struct ld_op_slot {
     const ld_kernel *kernel;   /* chosen in prepare: optimized or reference */
     const char *isa;           /* "ref" or the optimized kernel's ISA */
     int folded;                /* prepare computed the outputs: no eval */
+    int fused;                 /* a later op's fused kernel does this op's work: no eval */
     size_t state_bytes;        /* what prepare allocated for this op (c->state) */
 } ld_op_slot;
 

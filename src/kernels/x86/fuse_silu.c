@@ -1,0 +1,190 @@
+/* SiLU, MUL(x, LOGISTIC(x)), as one op (YOLOv5/v8 activations: the pair
+ * costs two passes over the tensor and a third buffer).
+ *
+ * 8-bit: the MUL's output byte depends on x's byte alone, so the pair is a
+ * 256-entry table, read out of the reference kernels themselves (LOGISTIC
+ * on every byte, then MUL of every byte by its logistic): byte-exact, and
+ * run by the 8-bit table kernel (ld_ew8_lut_eval).
+ * float32: x * logistic(x) in cache-sized blocks, with the optimized float
+ * LOGISTIC (within 1e-6 of the reference) and one multiply: within 1e-6
+ * relative of the reference pair. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/x86/ew8.h"
+#include "kernels/x86/float_common.h"
+#include "kernels/x86/float_ew.h"
+#include "kernels/x86/move.h"
+
+#define SILU_BLOCK 1024   /* floats per block: x and y stay in L1 */
+
+typedef struct silu8 {
+    uint8_t lut[256];     /* first: ld_ew8_lut_eval reads the table at c->state */
+    int xi;               /* the MUL's operand that is x */
+} silu8;
+
+typedef struct silu_f32 {
+    void (*logistic)(const float *x, float *y, size_t n);
+    int xi;
+} silu_f32;
+
+static int same_shape(const ld_shape *a, const ld_shape *b)
+{
+    if (a->rank != b->rank)
+        return 0;
+    for (int k = 0; k < a->rank; k++)
+        if (a->d[k] != b->d[k])
+            return 0;
+    return 1;
+}
+
+static int per_tensor8(const ld_tensor *t, ld_dtype type)
+{
+    return t->type == type && t->quant && t->quant->count == 1;
+}
+
+/* lut[b] = the reference MUL of byte b (operand xi) by sig[b]. */
+static int probe_mul(ld_op_ctx *cons, int xi, const uint8_t sig[256], uint8_t lut[256])
+{
+    const ld_kernel *ref = ld_kernel_find(cons->op);
+    if (!ref)
+        return 0;
+    uint8_t bytes[256];
+    for (int i = 0; i < 256; i++)
+        bytes[i] = (uint8_t)i;
+    ld_tensor a = *cons->in[xi], b = *cons->in[1 - xi], y = *cons->out[0];
+    ld_shape s = { 1, { 256 } };
+    a.shape = b.shape = y.shape = s;
+    a.bytes = b.bytes = y.bytes = 256;
+    a.is_const = b.is_const = 0;
+    a.data = bytes;
+    b.data = (void *)sig;
+    y.data = lut;
+    ld_tensor *ins[2], *outs[1] = { &y };
+    ins[xi] = &a;
+    ins[1 - xi] = &b;
+    ld_op_ctx p = *cons;
+    p.in = ins;
+    p.out = outs;
+    p.state = NULL;
+    p.scratch = NULL;
+    p.scratch_bytes = 0;
+    p.pool = NULL;
+    leandet_status st = ref->prepare(&p);
+    if (st == LEANDET_OK && p.scratch_bytes == 0)
+        st = ref->eval(&p);
+    else if (st == LEANDET_OK)
+        st = LEANDET_ERR_UNSUPPORTED;
+    ld_free(p.alloc, p.state);
+    return st == LEANDET_OK;
+}
+
+static leandet_status silu8_eval(ld_op_ctx *c)
+{
+    const silu8 *s = c->state;
+    ld_tensor *x[1] = { c->in[s->xi] };
+    ld_op_ctx f = *c;
+    f.in = x;
+    f.n_in = 1;
+    return ld_ew8_lut_eval(&f);
+}
+
+static int fuse8(ld_op_ctx *prod, ld_op_ctx *cons, int xi, ld_alloc *alloc)
+{
+    ld_dtype t = prod->in[0]->type;
+    if ((t != LEANDET_UINT8 && t != LEANDET_INT8) || !per_tensor8(prod->in[0], t) || !per_tensor8(prod->out[0], t) ||
+        !per_tensor8(cons->out[0], t))
+        return 0;
+    silu8 *s = ld_malloc(alloc, sizeof *s);
+    if (!s)
+        return 0;
+    uint8_t sig[256];
+    leandet_error err; /* a refused probe only means: no fusion */
+    ld_op_ctx p = *prod, q = *cons;
+    p.alloc = q.alloc = alloc;
+    p.err = q.err = &err;
+    if (ld_ew8_probe_lut(&p, sig) != LEANDET_OK || !probe_mul(&q, xi, sig, s->lut)) {
+        ld_free(alloc, s);
+        return 0;
+    }
+    s->xi = xi;
+    ld_free(alloc, cons->state);
+    cons->state = s;
+    return 1;
+}
+
+typedef struct silu_job {
+    const silu_f32 *s;
+    const float *x;
+    float *y;
+    size_t blocks, n;
+    int parts;
+} silu_job;
+
+LD_AVX2 static void silu_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const silu_job *j = ctx;
+    size_t b0, b1;
+    ld_f32_part(j->blocks, j->parts, task, &b0, &b1);
+    for (size_t b = b0; b < b1; b++) {
+        size_t lo = b * SILU_BLOCK, n = j->n - lo < SILU_BLOCK ? j->n - lo : SILU_BLOCK;
+        const float *x = j->x + lo;
+        float *y = j->y + lo;
+        j->s->logistic(x, y, n);
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        for (; i < n; i++)
+            y[i] = x[i] * y[i];
+    }
+}
+
+static leandet_status silu_f32_eval(ld_op_ctx *c)
+{
+    const silu_f32 *s = c->state;
+    silu_job j = { s, c->in[s->xi]->data, c->out[0]->data, 0, ld_shape_count(&c->out[0]->shape), 1 };
+    j.blocks = (j.n + SILU_BLOCK - 1) / SILU_BLOCK;
+    j.parts = ld_f32_parts(c->pool, j.blocks, 8, 2);
+    ld_pool_run(c->pool, j.parts, silu_task, &j);
+    return LEANDET_OK;
+}
+
+static int fuse_f32(ld_op_ctx *prod, ld_op_ctx *cons, int xi, ld_alloc *alloc)
+{
+    if (!ld_f32_is(prod->in[0]) || !ld_f32_is(prod->out[0]) || !ld_f32_is(cons->out[0]) ||
+        cons->op->params.arith.act != LD_ACT_NONE)
+        return 0;
+    silu_f32 *s = ld_malloc(alloc, sizeof *s);
+    if (!s)
+        return 0;
+    s->logistic = ld_f32_has_avx512() ? ld_f32_logistic_avx512 : ld_f32_logistic_avx2;
+    s->xi = xi;
+    ld_free(alloc, cons->state);
+    cons->state = s;
+    return 1;
+}
+
+static const ld_kernel silu8_kernel = { LD_OP_MUL, NULL, NULL, silu8_eval };
+static const ld_kernel silu_f32_kernel = { LD_OP_MUL, NULL, NULL, silu_f32_eval };
+
+int ld_fuse_silu(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel)
+{
+    if (prod->op->builtin != LD_OP_LOGISTIC || cons->op->builtin != LD_OP_MUL || prod->n_in != 1 ||
+        prod->n_out != 1 || cons->n_in != 2 || cons->n_out != 1 || !prod->in[0] || !cons->in[0] || !cons->in[1])
+        return 0;
+    const ld_tensor *x = prod->in[0], *sig = prod->out[0];
+    int xi = cons->in[0] == x && cons->in[1] == sig ? 0 : (cons->in[1] == x && cons->in[0] == sig ? 1 : -1);
+    if (xi < 0 || x->is_const || !same_shape(&x->shape, &cons->out[0]->shape) ||
+        !same_shape(&sig->shape, &x->shape))
+        return 0;
+    if (x->type == LEANDET_FLOAT32 && fuse_f32(prod, cons, xi, alloc)) {
+        *kernel = &silu_f32_kernel;
+        return 1;
+    }
+    if (x->type != LEANDET_FLOAT32 && fuse8(prod, cons, xi, alloc)) {
+        *kernel = &silu8_kernel;
+        return 1;
+    }
+    return 0;
+}

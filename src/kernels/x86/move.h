@@ -1,0 +1,40 @@
+/* Data-movement and small fused kernels (move.c, pool8.c, relu_f32.c,
+ * resize_f32.c, fuse_silu.c; the table in move_table.c).
+ * Like the other optimized families they validate through the reference
+ * prepare (ld_f32_ref_prepare) and are byte-exact with the reference, except
+ * the float SiLU fusion (within 1e-6 relative, the float LOGISTIC's bound). */
+#ifndef LD_KERNELS_X86_MOVE_H
+#define LD_KERNELS_X86_MOVE_H
+
+#include "kernels/kernel.h"
+
+/* PAD/PADV2 (any element type), uint8/int8 MAX_POOL_2D, float RELU/RELU6,
+ * float RESIZE_BILINEAR. */
+extern const ld_opt_kernel ld_avx2_move[];
+
+int ld_move_pad_accepts(const ld_op_ctx *c);
+leandet_status ld_move_pad_prepare(ld_op_ctx *c);
+leandet_status ld_move_pad_eval(ld_op_ctx *c);
+
+int ld_pool8_accepts(const ld_op_ctx *c);
+leandet_status ld_pool8_prepare(ld_op_ctx *c);
+leandet_status ld_pool8_eval(ld_op_ctx *c);
+
+int ld_relu_f32_accepts(const ld_op_ctx *c);
+leandet_status ld_relu_f32_prepare(ld_op_ctx *c);
+leandet_status ld_relu_f32_eval(ld_op_ctx *c);
+
+int ld_resize_f32_accepts(const ld_op_ctx *c);
+leandet_status ld_resize_f32_prepare(ld_op_ctx *c);
+leandet_status ld_resize_f32_eval(ld_op_ctx *c);
+
+/* SiLU: `consumer` is MUL(x, LOGISTIC(x)) (either operand order) and
+ * `producer` that LOGISTIC, both prepared, and the caller has checked that
+ * the LOGISTIC's output feeds nothing else and is not a model output. On
+ * success the consumer's state is replaced (allocated with `alloc`), *kernel
+ * receives the fused kernel that computes the MUL from x alone, and the
+ * producer need not run any more; returns 1. Returns 0 (nothing changed)
+ * when the pair does not match or the fused kernel does not handle it. */
+int ld_fuse_silu(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel);
+
+#endif

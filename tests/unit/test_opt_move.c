@@ -1,0 +1,534 @@
+/* The move family (ld_avx2_move: PAD/PADV2, 8-bit MAX_POOL_2D, float
+ * RELU/RELU6 and RESIZE_BILINEAR) and the SiLU fusion (ld_fuse_silu) against the reference
+ * kernels: byte for byte for every type except the float SiLU (within 1e-6
+ * relative + 1e-7 absolute).
+ * Sweeps: PAD over ranks 1..5, float32/int8/uint8/int16/int32, paddings 0..3
+ * per dim (mostly zero, as in models), PADV2 with a constant value, empty
+ * dims; MAX_POOL_2D over sizes, channels 1..70 (tails of the 32-byte
+ * vector), filters, strides, SAME/VALID, activations and quantization;
+ * float RELU/RELU6 with NaN, signed zeros, infinities and the 6 boundary;
+ * float RESIZE_BILINEAR over sizes, depths and the three coordinate modes;
+ * SiLU on every 8-bit input byte for random quantizations and on random
+ * floats, plus pairs that must not fuse. Each case also runs on a 3-thread
+ * pool in reverse task order, which must not change a byte. Finally a real
+ * model (yolov8n, int8) gives the same output bytes with and without its
+ * SiLU pairs fused. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "kernels/opt.h"
+#include "kernels/x86/move.h"
+#include "leandet.h"
+#include "runtime/session_internal.h"
+#include "runtime/threadpool.h"
+
+static uint32_t rng = 0x2545F491u;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+static int rnd_in(int lo, int hi) /* [lo, hi] */
+{
+    return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+static float rnd_unit(void)
+{
+    return (float)(rnd() & 0xffffff) / 16777216.0f;
+}
+
+/* A tensor with its own description, quantization and random bytes. */
+typedef struct tt {
+    ld_tensor t;
+    ld_tensor_desc d;
+    ld_quant q;
+    float scale;
+    int32_t zp;
+} tt;
+
+static void tt_make(tt *x, ld_dtype type, int rank, const int *dims, float scale, int32_t zp)
+{
+    memset(x, 0, sizeof *x);
+    x->d.name = "t";
+    x->t.desc = &x->d;
+    x->scale = scale;
+    x->zp = zp;
+    x->q.count = type == LEANDET_FLOAT32 ? 0 : 1;
+    x->q.scale = &x->scale;
+    x->q.zero_point = &x->zp;
+    x->t.quant = &x->q;
+    x->t.type = type;
+    x->t.shape.rank = rank;
+    size_t n = 1, es = leandet_dtype_size(type);
+    for (int i = 0; i < rank; i++)
+        n *= (size_t)(x->t.shape.d[i] = dims[i]);
+    x->t.bytes = n * es;
+    uint8_t *p = malloc(x->t.bytes ? x->t.bytes : 1);
+    for (size_t i = 0; i < x->t.bytes; i++)
+        p[i] = (uint8_t)rnd();
+    if (type == LEANDET_FLOAT32) /* finite values in [-8, 8) */
+        for (size_t i = 0; i < n; i++)
+            ((float *)p)[i] = 16.0f * rnd_unit() - 8.0f;
+    x->t.data = p;
+}
+
+static void tt_const_ints(tt *x, const int32_t *v, int rank, const int *dims)
+{
+    tt_make(x, LEANDET_INT32, rank, dims, 0.0f, 0);
+    memcpy(x->t.data, v, x->t.bytes);
+    x->t.is_const = 1;
+}
+
+static void tt_free(tt *x)
+{
+    free(x->t.data);
+    x->t.data = NULL;
+}
+
+/* One op with its own output tensor. */
+typedef struct run {
+    ld_op_ctx c;
+    ld_alloc al;
+    leandet_error err;
+    ld_tensor *in[3], *out[1];
+    ld_tensor o;
+} run;
+
+static void run_init(run *r, const ld_op_desc *op, ld_tensor **ins, int n_in, const tt *out)
+{
+    memset(r, 0, sizeof *r);
+    ld_alloc_init(&r->al, NULL);
+    for (int i = 0; i < n_in; i++)
+        r->in[i] = ins[i];
+    r->o = out->t;
+    r->o.data = NULL;
+    r->o.is_const = 0;
+    r->o.shape.rank = 1;
+    r->o.shape.d[0] = 12345; /* prepare must write it */
+    r->out[0] = &r->o;
+    r->c.op = op;
+    r->c.index = 5;
+    r->c.n_in = n_in;
+    r->c.n_out = 1;
+    r->c.in = r->in;
+    r->c.out = r->out;
+    r->c.alloc = &r->al;
+    r->c.err = &r->err;
+}
+
+static leandet_status run_prepare(run *r, const ld_kernel *k)
+{
+    leandet_status st = k->prepare(&r->c);
+    if (st == LEANDET_OK) {
+        r->o.bytes = ld_shape_count(&r->o.shape) * leandet_dtype_size(r->o.type);
+        r->o.data = calloc(r->o.bytes ? r->o.bytes : 1, 1);
+        memset(r->o.data, 0xA5, r->o.bytes); /* every byte must be written */
+    }
+    return st;
+}
+
+static leandet_status run_eval(run *r, const ld_kernel *k, ld_pool *pool)
+{
+    const long before = r->al.count;
+    r->c.alloc = NULL;
+    r->c.pool = pool;
+    leandet_status st = k->eval(&r->c);
+    CHECK(r->al.count == before); /* eval allocates nothing */
+    r->c.alloc = &r->al;
+    return st;
+}
+
+static void run_free(run *r)
+{
+    ld_free(&r->al, r->c.state);
+    free(r->o.data);
+    CHECK(r->al.current == 0);
+}
+
+static ld_pool *pool3;
+static int accepted_total;
+
+static const ld_opt_kernel *find_opt(const ld_op_ctx *c)
+{
+    for (const ld_opt_kernel *k = ld_avx2_move; k->k.builtin >= 0; k++)
+        if (k->k.builtin == c->op->builtin && k->accepts(c))
+            return k;
+    return NULL;
+}
+
+/* Reference vs the optimized kernel (serial and on the pool): identical
+ * status, shape and bytes. Returns whether the optimized kernel took it. */
+static int compare(const ld_op_desc *op, ld_tensor **ins, int n_in, const tt *out, const char *what)
+{
+    run ref, opt;
+    run_init(&ref, op, ins, n_in, out);
+    run_init(&opt, op, ins, n_in, out);
+    const ld_opt_kernel *k = find_opt(&opt.c);
+    if (!k) {
+        run_free(&ref);
+        run_free(&opt);
+        return 0;
+    }
+    accepted_total++;
+    const ld_kernel *rk = ld_kernel_find(op);
+    leandet_status s1 = run_prepare(&ref, rk), s2 = run_prepare(&opt, &k->k);
+    CHECK_MSG(s1 == s2, "%s: prepare status %d vs %d (%s)", what, (int)s1, (int)s2, opt.err.message);
+    if (s1 == LEANDET_OK && s2 == LEANDET_OK) {
+        CHECK_MSG(memcmp(&ref.o.shape, &opt.o.shape, sizeof ref.o.shape) == 0, "%s: output shape", what);
+        CHECK(run_eval(&ref, rk, NULL) == LEANDET_OK);
+        for (int pass = 0; pass < 2; pass++) {
+            CHECK(run_eval(&opt, &k->k, pass ? pool3 : NULL) == LEANDET_OK);
+            CHECK_MSG(memcmp(ref.o.data, opt.o.data, ref.o.bytes) == 0, "%s: bytes differ (%s)", what,
+                      pass ? "3-thread pool" : "serial");
+            memset(opt.o.data, 0x5A, opt.o.bytes);
+        }
+    }
+    run_free(&ref);
+    run_free(&opt);
+    return 1;
+}
+
+/* ---- PAD / PADV2 ----------------------------------------------------------- */
+
+static const ld_dtype pad_types[] = { LEANDET_FLOAT32, LEANDET_INT8, LEANDET_UINT8, LEANDET_INT16, LEANDET_INT32 };
+
+static void pad_case(ld_dtype type, int rank, const int *dims, const int32_t *pads, int v2)
+{
+    tt x, p, cv, out;
+    int pd[2] = { rank, 2 }, one = 1;
+    tt_make(&x, type, rank, dims, 0.05f, rnd_in(-20, 20));
+    tt_const_ints(&p, pads, 2, pd);
+    tt_make(&cv, type, 1, &one, x.scale, x.zp);
+    cv.t.is_const = 1;
+    tt_make(&out, type, rank, dims, x.scale, type == LEANDET_INT8 ? rnd_in(-128, 127) : rnd_in(0, 255));
+    ld_op_desc op = { 0 };
+    op.builtin = v2 ? LD_OP_PADV2 : LD_OP_PAD;
+    ld_tensor *ins[3] = { &x.t, &p.t, &cv.t };
+    char what[160];
+    int at = snprintf(what, sizeof what, "%s %s rank %d dims", v2 ? "PADV2" : "PAD", leandet_dtype_name(type), rank);
+    for (int k = 0; k < rank && at > 0 && (size_t)at < sizeof what; k++)
+        at += snprintf(what + at, sizeof what - (size_t)at, " %d(+%d,%d)", dims[k], (int)pads[2 * k],
+                       (int)pads[2 * k + 1]);
+    CHECK_MSG(compare(&op, ins, v2 ? 3 : 2, &out, what), "%s: not accepted", what);
+    tt_free(&x);
+    tt_free(&p);
+    tt_free(&cv);
+    tt_free(&out);
+}
+
+static void sweep_pad(void)
+{
+    for (int i = 0; i < 300; i++) {
+        int rank = rnd_in(1, 5), dims[5];
+        int32_t pads[10];
+        for (int k = 0; k < rank; k++) {
+            dims[k] = rnd_in(i % 37 == 0 ? 0 : 1, k + 1 == rank ? 9 : 6);
+            int padded = rnd() % 3 == 0;
+            pads[2 * k] = padded ? rnd_in(0, 3) : 0;
+            pads[2 * k + 1] = padded ? rnd_in(0, 3) : 0;
+        }
+        pad_case(pad_types[i % 5], rank, dims, pads, i % 4 == 3);
+    }
+    /* Model shapes: NHWC padded in H and W (before stride-2 convs), in
+     * channels only (BlazeFace residuals), and nowhere. */
+    const int img[4] = { 1, 17, 23, 3 }, feat[4] = { 1, 8, 8, 24 };
+    const int32_t hw[8] = { 0, 0, 1, 1, 1, 1, 0, 0 }, tl[8] = { 0, 0, 0, 1, 0, 1, 0, 0 },
+                  ch[8] = { 0, 0, 0, 0, 0, 0, 0, 24 }, none[8] = { 0 };
+    for (int t = 0; t < 3; t++) {
+        pad_case(pad_types[t], 4, img, hw, 0);
+        pad_case(pad_types[t], 4, img, tl, 0);
+        pad_case(pad_types[t], 4, feat, ch, 0);
+        pad_case(pad_types[t], 4, feat, none, 0);
+    }
+}
+
+/* ---- 8-bit MAX_POOL_2D ----------------------------------------------------- */
+
+static const ld_activation acts[] = { LD_ACT_NONE, LD_ACT_RELU, LD_ACT_RELU6, LD_ACT_RELU_N1_TO_1 };
+
+static void pool_case(ld_dtype type, int b, int h, int w, int ch, int fh, int fw, int sh, int sw, ld_padding pad,
+                      ld_activation act)
+{
+    int dims[4] = { b, h, w, ch };
+    tt x;
+    tt_make(&x, type, 4, dims, 0.02f + rnd_unit() * 0.1f, type == LEANDET_INT8 ? rnd_in(-128, 127) : rnd_in(0, 255));
+    ld_op_desc op = { 0 };
+    op.builtin = LD_OP_MAX_POOL_2D;
+    op.params.pool = (ld_pool_params){ pad, sw, sh, fw, fh, act };
+    ld_tensor *ins[1] = { &x.t };
+    char what[160];
+    snprintf(what, sizeof what, "MAX_POOL_2D %s %dx%dx%dx%d f %dx%d s %dx%d %s act %d", leandet_dtype_name(type), b,
+             h, w, ch, fh, fw, sh, sw, pad == LD_PAD_SAME ? "SAME" : "VALID", (int)act);
+    CHECK_MSG(compare(&op, ins, 1, &x, what), "%s: not accepted", what);
+    tt_free(&x);
+}
+
+static void sweep_pool(void)
+{
+    for (int i = 0; i < 200; i++) {
+        int h = rnd_in(1, 12), w = rnd_in(1, 12), fh = rnd_in(1, 5), fw = rnd_in(1, 5);
+        ld_padding pad = rnd() % 2 ? LD_PAD_SAME : LD_PAD_VALID;
+        if (pad == LD_PAD_VALID && (fh > h || fw > w))
+            fh = fw = 1;
+        pool_case(i % 2 ? LEANDET_INT8 : LEANDET_UINT8, rnd_in(1, 2), h, w, rnd_in(1, 70), fh, fw, rnd_in(1, 3),
+                  rnd_in(1, 3), pad, acts[i % 4]);
+    }
+    pool_case(LEANDET_INT8, 1, 20, 20, 128, 5, 5, 1, 1, LD_PAD_SAME, LD_ACT_NONE); /* YOLOv8 SPPF */
+    pool_case(LEANDET_UINT8, 1, 16, 16, 64, 2, 2, 2, 2, LD_PAD_VALID, LD_ACT_NONE);
+    /* Float stays with the float family. */
+    int dims[4] = { 1, 4, 4, 8 };
+    tt x;
+    tt_make(&x, LEANDET_FLOAT32, 4, dims, 0, 0);
+    ld_op_desc op = { 0 };
+    op.builtin = LD_OP_MAX_POOL_2D;
+    op.params.pool = (ld_pool_params){ LD_PAD_SAME, 1, 1, 2, 2, LD_ACT_NONE };
+    ld_tensor *ins[1] = { &x.t };
+    CHECK(!compare(&op, ins, 1, &x, "float MAX_POOL_2D"));
+    tt_free(&x);
+}
+
+/* ---- float RELU / RELU6 --------------------------------------------------- */
+
+static void sweep_relu(void)
+{
+    const float special[] = { 0.0f, -0.0f, 6.0f, -6.0f, 5.9999995f, 6.0000005f, NAN, -NAN, INFINITY, -INFINITY,
+                              1e-40f, -1e-40f };
+    const int ns = (int)(sizeof special / sizeof special[0]);
+    for (int i = 0; i < 24; i++) {
+        int dims[2] = { rnd_in(1, 3), rnd_in(1, 40) * (i % 6 == 0 ? 1000 : 1) };
+        tt x;
+        tt_make(&x, LEANDET_FLOAT32, 2, dims, 0, 0);
+        float *v = x.t.data;
+        for (size_t k = 0; k < x.t.bytes / 4; k += 3)
+            v[k] = special[(k / 3) % (size_t)ns];
+        ld_op_desc op = { 0 };
+        op.builtin = i % 2 ? LD_OP_RELU6 : LD_OP_RELU;
+        ld_tensor *ins[1] = { &x.t };
+        char what[64];
+        snprintf(what, sizeof what, "%s %dx%d", i % 2 ? "RELU6" : "RELU", dims[0], dims[1]);
+        CHECK_MSG(compare(&op, ins, 1, &x, what), "%s: not accepted", what);
+        tt_free(&x);
+    }
+}
+
+/* ---- float RESIZE_BILINEAR ------------------------------------------------- */
+
+static void sweep_resize(void)
+{
+    for (int i = 0; i < 120; i++) {
+        int dims[4] = { rnd_in(1, 2), rnd_in(1, 9), rnd_in(1, 9), rnd_in(1, 21) }, two = 2;
+        int32_t size[2] = { rnd_in(1, 20), rnd_in(1, 20) };
+        if (i % 5 == 0) { /* the models' 2x upsampling */
+            size[0] = 2 * dims[1];
+            size[1] = 2 * dims[2];
+        }
+        tt x, sz;
+        tt_make(&x, LEANDET_FLOAT32, 4, dims, 0, 0);
+        tt_const_ints(&sz, size, 1, &two);
+        ld_op_desc op = { 0 };
+        op.builtin = LD_OP_RESIZE_BILINEAR;
+        op.params.resize.align_corners = i % 3 == 1;
+        op.params.resize.half_pixel_centers = i % 3 == 2;
+        ld_tensor *ins[2] = { &x.t, &sz.t };
+        char what[128];
+        snprintf(what, sizeof what, "RESIZE_BILINEAR %dx%dx%dx%d -> %dx%d align %d half %d", dims[0], dims[1],
+                 dims[2], dims[3], (int)size[0], (int)size[1], i % 3 == 1, i % 3 == 2);
+        CHECK_MSG(compare(&op, ins, 2, &x, what), "%s: not accepted", what);
+        tt_free(&x);
+        tt_free(&sz);
+    }
+}
+
+/* ---- SiLU fusion ----------------------------------------------------------- */
+
+/* LOGISTIC(x) -> s, MUL(x, s) or MUL(s, x) -> y, by the reference kernels
+ * and by the fused kernel; `sig_q` and `y_q`: quantization of s and y. */
+static void silu_case(ld_dtype type, int n, int swap, const tt *sig_q, const tt *y_q, int fusable, const char *what)
+{
+    int dims[1] = { n };
+    tt x;
+    tt_make(&x, type, 1, dims, 0.02f + rnd_unit() * 0.2f, type == LEANDET_INT8 ? rnd_in(-128, 127) : rnd_in(0, 255));
+    if (type != LEANDET_FLOAT32 && n >= 256)
+        for (int i = 0; i < 256; i++)
+            ((uint8_t *)x.t.data)[i] = (uint8_t)i; /* every byte at least once */
+    ld_op_desc lop = { 0 }, mop = { 0 };
+    lop.builtin = LD_OP_LOGISTIC;
+    mop.builtin = LD_OP_MUL;
+    run lg, mul, fused;
+    ld_tensor *lin[1] = { &x.t };
+    run_init(&lg, &lop, lin, 1, sig_q);
+    CHECK(run_prepare(&lg, ld_kernel_find(&lop)) == LEANDET_OK);
+    ld_tensor *min[2] = { swap ? &lg.o : &x.t, swap ? &x.t : &lg.o };
+    run_init(&mul, &mop, min, 2, y_q);
+    run_init(&fused, &mop, min, 2, y_q);
+    const ld_kernel *rm = ld_kernel_find(&mop), *fk = NULL;
+    CHECK(run_prepare(&mul, rm) == LEANDET_OK && run_prepare(&fused, rm) == LEANDET_OK);
+    CHECK(run_eval(&lg, ld_kernel_find(&lop), NULL) == LEANDET_OK);
+    CHECK(run_eval(&mul, rm, NULL) == LEANDET_OK);
+    int took = ld_fuse_silu(&lg.c, &fused.c, &fused.al, &fk);
+    CHECK_MSG(took == fusable, "%s: fused %d, expected %d", what, took, fusable);
+    for (int pass = 0; took && pass < 2; pass++) {
+        memset(fused.o.data, 0xA5, fused.o.bytes);
+        memset(lg.o.data, 0xEE, lg.o.bytes); /* the fused kernel must not read s */
+        CHECK(run_eval(&fused, fk, pass ? pool3 : NULL) == LEANDET_OK);
+        if (type != LEANDET_FLOAT32) {
+            CHECK_MSG(memcmp(mul.o.data, fused.o.data, mul.o.bytes) == 0, "%s: bytes differ", what);
+            continue;
+        }
+        const float *a = mul.o.data, *b = fused.o.data;
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            double e = fabs((double)a[i] - b[i]) - 1e-6 * fabs((double)a[i]);
+            worst = e > worst ? e : worst;
+        }
+        CHECK_MSG(worst <= 1e-7, "%s: float error %g over the bound", what, worst);
+    }
+    run_free(&lg);
+    run_free(&mul);
+    run_free(&fused);
+    tt_free(&x);
+}
+
+static void sweep_silu(void)
+{
+    const int one = 1;
+    for (int i = 0; i < 40; i++) {
+        ld_dtype type = i % 2 ? LEANDET_INT8 : LEANDET_UINT8;
+        tt sig_q, y_q;
+        /* TFLite's 8-bit LOGISTIC output: scale 1/256, zero point -128 / 0. */
+        tt_make(&sig_q, type, 1, &one, 1.0f / 256.0f, type == LEANDET_INT8 ? -128 : 0);
+        tt_make(&y_q, type, 1, &one, 0.01f + rnd_unit() * 0.1f, type == LEANDET_INT8 ? rnd_in(-128, -90) : rnd_in(0, 40));
+        char what[64];
+        snprintf(what, sizeof what, "SiLU %s case %d", leandet_dtype_name(type), i);
+        silu_case(type, 256 + rnd_in(0, 300), i % 3 == 0, &sig_q, &y_q, 1, what);
+        tt_free(&sig_q);
+        tt_free(&y_q);
+    }
+    tt fq;
+    tt_make(&fq, LEANDET_FLOAT32, 1, &one, 0, 0);
+    silu_case(LEANDET_FLOAT32, 5000, 0, &fq, &fq, 1, "SiLU float32");
+    silu_case(LEANDET_FLOAT32, 7, 1, &fq, &fq, 1, "SiLU float32 short, swapped");
+    tt_free(&fq);
+}
+
+/* Pairs that are not SiLU stay apart. */
+static void silu_refusals(void)
+{
+    int dims[1] = { 64 }, one = 1;
+    tt x, z, q;
+    tt_make(&x, LEANDET_FLOAT32, 1, dims, 0, 0);
+    tt_make(&z, LEANDET_FLOAT32, 1, dims, 0, 0);
+    tt_make(&q, LEANDET_FLOAT32, 1, &one, 0, 0);
+    ld_op_desc lop = { 0 }, mop = { 0 }, aop = { 0 };
+    lop.builtin = LD_OP_LOGISTIC;
+    mop.builtin = LD_OP_MUL;
+    aop.builtin = LD_OP_ADD;
+    run lg, m1, m2, m3;
+    ld_tensor *lin[1] = { &x.t };
+    run_init(&lg, &lop, lin, 1, &q);
+    CHECK(run_prepare(&lg, ld_kernel_find(&lop)) == LEANDET_OK);
+    ld_tensor *other[2] = { &z.t, &lg.o }, *add[2] = { &x.t, &lg.o };
+    run_init(&m1, &mop, other, 2, &q); /* MUL(z, LOGISTIC(x)) */
+    run_init(&m2, &aop, add, 2, &q);   /* ADD(x, LOGISTIC(x)) */
+    mop.params.arith.act = LD_ACT_RELU;
+    ld_tensor *same[2] = { &x.t, &lg.o };
+    run_init(&m3, &mop, same, 2, &q); /* a fused activation */
+    const ld_kernel *k = NULL;
+    CHECK(run_prepare(&m1, ld_kernel_find(&mop)) == LEANDET_OK && !ld_fuse_silu(&lg.c, &m1.c, &m1.al, &k));
+    CHECK(run_prepare(&m2, ld_kernel_find(&aop)) == LEANDET_OK && !ld_fuse_silu(&lg.c, &m2.c, &m2.al, &k));
+    CHECK(run_prepare(&m3, ld_kernel_find(&mop)) == LEANDET_OK && !ld_fuse_silu(&lg.c, &m3.c, &m3.al, &k));
+    CHECK(k == NULL);
+    run_free(&lg);
+    run_free(&m1);
+    run_free(&m2);
+    run_free(&m3);
+    tt_free(&x);
+    tt_free(&z);
+    tt_free(&q);
+}
+
+/* ---- a real model: fused vs unfused ------------------------------------------
+ * keep_all_tensors turns fusion off and keeps every other kernel choice, so
+ * the two sessions differ only by the fused SiLU pairs (and the 8-bit ones
+ * must not change a byte; the reference backend is left to the oracle tests,
+ * being slow under the sanitizers). */
+
+static void model_outputs(const char *file)
+{
+    char path[1024];
+    leandet_model *m = NULL;
+    leandet_error err = { 0 };
+    if (leandet_model_open(ld_test_model(file, path, sizeof path), NULL, &m, &err) != LEANDET_OK) {
+        printf("skipping %s: %s\n", file, err.message);
+        return;
+    }
+    leandet_session *s[2] = { NULL, NULL };
+    for (int b = 0; b < 2; b++) {
+        leandet_session_options o = { 0 };
+        o.keep_all_tensors = b; /* which turns fusion off */
+        CHECK_MSG(leandet_session_create(m, &o, &s[b], &err) == LEANDET_OK, "%s: %s", file, err.message);
+    }
+    if (s[0] && s[1]) {
+        int fused = 0;
+        for (int i = 0; i < s[0]->model->desc.n_ops; i++)
+            fused += s[0]->ops[i].fused;
+        CHECK_MSG(fused > 0, "%s: no op fused", file);
+        for (int i = 0; i < s[1]->model->desc.n_ops; i++)
+            CHECK(!s[1]->ops[i].fused);
+        for (int b = 0; b < 2; b++) {
+            size_t bytes = 0;
+            uint8_t *in = leandet_session_input(s[b], 0, &bytes);
+            for (size_t i = 0; i < bytes; i++)
+                in[i] = (uint8_t)(i * 2654435761u >> 13);
+            CHECK(leandet_session_invoke(s[b], &err) == LEANDET_OK);
+        }
+        for (int k = 0; k < leandet_model_num_outputs(m); k++) {
+            size_t b0 = 0, b1 = 0;
+            const void *o0 = leandet_session_output(s[0], k, &b0), *o1 = leandet_session_output(s[1], k, &b1);
+            CHECK_MSG(b0 == b1 && memcmp(o0, o1, b0) == 0, "%s: output %d differs from the unfused run", file, k);
+        }
+    }
+    leandet_session_destroy(s[0]);
+    leandet_session_destroy(s[1]);
+    leandet_model_close(m);
+}
+
+int main(void)
+{
+    const ld_opt_kernel *const *fam = ld_opt_families();
+    int have = 0;
+    for (int i = 0; fam[i]; i++)
+        have |= fam[i] == ld_avx2_move;
+    if (!have) {
+        printf("this CPU lacks AVX2+FMA: nothing to test\n");
+        return ld_test_finish();
+    }
+    ld_alloc pool_alloc;
+    leandet_error err = { 0 };
+    ld_alloc_init(&pool_alloc, NULL);
+    if (ld_pool_create(3, NULL, 0, &pool_alloc, &pool3, &err) != LEANDET_OK) {
+        printf("no thread pool (%s): serial runs only\n", err.message);
+        pool3 = NULL;
+    } else {
+        ld_pool_set_reverse(pool3, 1);
+    }
+    sweep_pad();
+    sweep_pool();
+    sweep_relu();
+    sweep_resize();
+    sweep_silu();
+    silu_refusals();
+    model_outputs("yolov8n_full_integer_quant.tflite");
+    ld_pool_destroy(pool3);
+    printf("%d cases taken by the optimized kernels\n", accepted_total);
+    return ld_test_finish();
+}
