@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "bench_profile.h"
 #include "commands.h"
 #include "json.h"
 #include "leandet.h"
@@ -42,23 +43,30 @@ static const char usage[] =
     "                       child process so it costs no time or memory here; default:\n"
     "                       deterministic pseudo-random values valid for each input's type\n"
     "  --max-memory BYTES   session budget (K/M/G suffixes); refused runs exit 3\n"
+    "  --profile            also time every op during the timed invokes and print, per\n"
+    "                       op type and per op (slowest first): index, type, output\n"
+    "                       shape, kernel (ref, avx2, avx512 or folded), total ms over\n"
+    "                       the runs, ms per run, % of the summed invoke time\n"
     "  --json               print one JSON object instead of the table:\n"
     "                       {\"model\",\"threads\",\"backend\",\"input\",\"init_ms\",\"first_ms\",\n"
     "                        \"median_ms\",\"p90_ms\",\"min_ms\",\"runs\",\"warmup\",\n"
-    "                        \"peak_rss_bytes\",\"arena_bytes\"}\n"
+    "                        \"peak_rss_bytes\",\"arena_bytes\"}; with --profile also\n"
+    "                        \"profile\": [{\"index\",\"op\",\"shape\",\"kernel\",\"total_ms\",\n"
+    "                        \"ms_per_run\",\"percent\"}, ...] slowest first\n"
     "\n"
     "exit codes: 0 ok, 1 error (model, image, threads unavailable), 2 usage error,\n"
     "            3 budget refused\n";
 
 typedef struct bench_opts {
     const char *model, *image;
-    int threads, runs, warmup, json;
+    int threads, runs, warmup, json, profile;
     leandet_backend backend;
     size_t max_memory;
 } bench_opts;
 
 typedef struct bench_result {
     double init_ms, first_ms, median_ms, p90_ms, min_ms;
+    double total_ms;              /* sum of the timed invokes */
     size_t peak_rss, arena;
 } bench_result;
 
@@ -93,6 +101,8 @@ static int parse(int argc, char **argv, bench_opts *o)
             o->image = a.value;
         } else if (ld_args_opt(&a, "--max-memory")) {
             ld_parse_bytes(&a, "--max-memory", &o->max_memory);
+        } else if (ld_args_flag(&a, "--profile")) {
+            o->profile = 1;
         } else if (ld_args_flag(&a, "--json")) {
             o->json = 1;
         } else if (!a.error) {
@@ -321,7 +331,7 @@ static int invoke(leandet_session *s, double *ms)
     return 0;
 }
 
-static void print_result(const bench_opts *o, const bench_result *r)
+static void print_result(const bench_opts *o, const bench_result *r, const ld_bench_profile *prof)
 {
     const char *backend = o->backend == LEANDET_BACKEND_REFERENCE ? "ref" : "auto";
     if (o->json) {
@@ -330,9 +340,12 @@ static void print_result(const bench_opts *o, const bench_result *r)
         printf(",\"threads\":%d,\"backend\":\"%s\",\"input\":", o->threads, backend);
         ld_json_string(stdout, o->image ? o->image : "random");
         printf(",\"init_ms\":%.4f,\"first_ms\":%.4f,\"median_ms\":%.4f,\"p90_ms\":%.4f,\"min_ms\":%.4f,"
-               "\"runs\":%d,\"warmup\":%d,\"peak_rss_bytes\":%zu,\"arena_bytes\":%zu}\n",
+               "\"runs\":%d,\"warmup\":%d,\"peak_rss_bytes\":%zu,\"arena_bytes\":%zu",
                r->init_ms, r->first_ms, r->median_ms, r->p90_ms, r->min_ms, o->runs, o->warmup, r->peak_rss,
                r->arena);
+        if (prof)
+            ld_bench_profile_json(prof, o->runs, r->total_ms, stdout);
+        fputs("}\n", stdout);
         return;
     }
     printf("model     %s\n", o->model);
@@ -344,6 +357,8 @@ static void print_result(const bench_opts *o, const bench_result *r)
     printf("min       %10.3f ms\n", r->min_ms);
     printf("peak RSS  %10.1f MiB  (%zu bytes)\n", (double)r->peak_rss / 1048576.0, r->peak_rss);
     printf("arena     %10.1f MiB  (%zu bytes: arena + scratch)\n", (double)r->arena / 1048576.0, r->arena);
+    if (prof)
+        ld_bench_profile_print(prof, o->runs, r->total_ms, stdout);
 }
 
 int ld_cmd_bench(int argc, char **argv)
@@ -366,6 +381,7 @@ int ld_cmd_bench(int argc, char **argv)
     so.backend = o.backend;
     so.max_memory = o.max_memory;
     bench_result r = {0};
+    ld_bench_profile prof = {0};
     rc = LD_EXIT_ERROR;
 
     double t0 = now_ms();
@@ -377,6 +393,8 @@ int ld_cmd_bench(int argc, char **argv)
     }
     r.init_ms = now_ms() - t0;
     r.arena = leandet_session_arena_bytes(session);
+    if (o.profile && ld_bench_profile_init(&prof, session) != 0)
+        goto done;
 
     if (fill_inputs_random(model, session) != 0 ||
         (o.image && fill_input_from_image(model, session, o.backend, o.image) != 0))
@@ -386,14 +404,23 @@ int ld_cmd_bench(int argc, char **argv)
     for (int i = 0; i < o.warmup; i++)
         if (invoke(session, NULL) != 0)
             goto done;
-    for (int i = 0; i < o.runs; i++)
+    if (o.profile)
+        ld_bench_profile_attach(&prof, 1);
+    for (int i = 0; i < o.runs; i++) {
         if (invoke(session, &times[i]) != 0)
             goto done;
+        r.total_ms += times[i];
+    }
+    if (o.profile) {
+        ld_bench_profile_attach(&prof, 0);
+        ld_bench_profile_finish(&prof);
+    }
     summarize(times, o.runs, &r);
     r.peak_rss = peak_rss_bytes();
-    print_result(&o, &r);
+    print_result(&o, &r, o.profile ? &prof : NULL);
     rc = LD_EXIT_OK;
 done:
+    ld_bench_profile_free(&prof);
     free(times);
     leandet_session_destroy(session);
     leandet_model_close(model);

@@ -6,6 +6,7 @@
  *   allocate the arena and scratch once, then the worker threads.
  * Invoke then runs the op table without allocating. */
 #include <string.h>
+#include <time.h>
 
 #include "graph/budget.h"
 #include "kernels/opt.h"
@@ -425,6 +426,19 @@ leandet_status leandet_session_create(const leandet_model *model, const leandet_
     return ld_session_build(model, options, LD_BUILD_FULL, out, err);
 }
 
+void ld_session_set_profile(leandet_session *s, double *op_ms)
+{
+    if (s)
+        s->profile_ms = op_ms;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 leandet_status leandet_session_invoke(leandet_session *s, leandet_error *err)
 {
     if (!s)
@@ -437,6 +451,7 @@ leandet_status leandet_session_invoke(leandet_session *s, leandet_error *err)
             return st;
     }
     const ld_model_desc *d = &s->model->desc;
+    double *prof = s->profile_ms;
     ld_pool_hold(s->pool, 1); /* workers stay awake through serial ops */
     for (int i = 0; i < d->n_ops; i++) {
         if (s->ops[i].folded | s->ops[i].fused)
@@ -446,7 +461,10 @@ leandet_status leandet_session_invoke(leandet_session *s, leandet_error *err)
         c->scratch_bytes = s->scratch_bytes;
         c->err = err;
         c->pool = s->pool;
+        double t0 = prof ? now_ms() : 0.0;
         leandet_status st = s->ops[i].kernel->eval(c);
+        if (prof)
+            prof[i] += now_ms() - t0;
         c->err = NULL;
         if (st != LEANDET_OK) {
             ld_pool_hold(s->pool, 0);

@@ -34,7 +34,16 @@ struct leandet_session {
     ld_arena_plan plan;        /* offsets of every arena tensor, kept to re-acquire */
     leandet_session_options opt; /* as created (report pointer cleared) */
     int threads, batch;        /* as configured, >= 1 */
+    double *profile_ms;        /* NULL: off. Else one entry per op: invoke adds each
+                                  op's wall time in ms (see ld_session_set_profile) */
 };
+
+/* Per-op timing for profiling (leandet bench --profile). `op_ms` holds
+ * model.n_ops doubles owned by the caller; every invoke adds each evaluated
+ * op's wall time (CLOCK_MONOTONIC, ms) to its entry, so the caller zeroes
+ * it and divides by its run count. NULL turns profiling off (the default:
+ * invoke then reads no clock). Nothing is allocated. */
+void ld_session_set_profile(leandet_session *s, double *op_ms);
 
 /* How far ld_session_build goes. */
 typedef enum ld_build_mode {
