@@ -40,7 +40,8 @@ void ld_session_report(const leandet_session *s, leandet_plan_report *r)
                                  : strcmp(op->isa, "ref") != 0 ? LEANDET_MEM_PACKED
                                                                 : LEANDET_MEM_OP_STATE;
         r->bytes[c] += ld_block_bytes(op->state_bytes);
-        states += op->state_bytes;
+        if (!op->state_released)
+            states += op->state_bytes; /* still in s->alloc.current */
         if (!op->folded)
             r->macs += ld_op_macs(&op->ctx);
     }

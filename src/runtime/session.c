@@ -132,6 +132,17 @@ static leandet_status size_outputs(leandet_session *s, ld_op_ctx *c, leandet_err
     return LEANDET_OK;
 }
 
+/* Plan only: the op's state is measured (state_bytes) and no longer needed.
+ * Folded outputs stay: later ops' prepare reads them. */
+static void release_planned_state(leandet_session *s, ld_op_slot *slot)
+{
+    if (!s->plan_only || slot->folded || !slot->ctx.state)
+        return;
+    ld_free(&s->alloc, slot->ctx.state);
+    slot->ctx.state = NULL;
+    slot->state_released = 1;
+}
+
 static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
 {
     const ld_model_desc *d = &s->model->desc;
@@ -157,6 +168,7 @@ static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
         slot->folded = c->n_out > 0;
         for (int k = 0; k < c->n_out; k++)
             slot->folded &= c->out[k]->is_const;
+        release_planned_state(s, slot);
         st = size_outputs(s, c, err);
         if (st != LEANDET_OK)
             return st;
@@ -200,10 +212,16 @@ static leandet_status fuse_ops(leandet_session *s, leandet_error *err)
             int t = d->ops[j].inputs[k], i = t >= 0 ? producer[t] : -1;
             if (i < 0 || readers[t] != 1 || d->ops[i].n_outputs != 1 || s->ops[i].folded || s->ops[i].fused)
                 continue;
+            ld_op_slot *cons = &s->ops[j];
             size_t before = s->alloc.current;
-            if (ld_opt_fuse(&s->ops[i].ctx, &s->ops[j].ctx, &s->alloc, &s->ops[j].kernel, &s->ops[j].isa)) {
+            if (ld_opt_fuse(&s->ops[i].ctx, &cons->ctx, &s->alloc, &cons->kernel, &cons->isa)) {
                 s->ops[i].fused = 1;
-                s->ops[j].state_bytes += s->alloc.current - before; /* may shrink: modular sum */
+                /* The fused state replaces the consumer's (already freed when planning). */
+                if (cons->state_released)
+                    cons->state_bytes = s->alloc.current - before;
+                else
+                    cons->state_bytes += s->alloc.current - before; /* may shrink: modular sum */
+                release_planned_state(s, cons);
                 break;
             }
         }
@@ -240,6 +258,8 @@ leandet_status leandet_session_acquire(leandet_session *s, leandet_error *err)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "leandet_session_acquire: session is NULL");
     if (s->arena)
         return LEANDET_OK;
+    if (s->plan_only)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: a session built only to plan cannot run", s->model->path);
     s->arena = ld_malloc(&s->alloc, s->arena_bytes ? s->arena_bytes : 1);
     if (s->arena && s->scratch_bytes)
         s->scratch = ld_malloc(&s->alloc, s->scratch_bytes);
@@ -369,6 +389,7 @@ leandet_status ld_session_build(const leandet_model *model, const leandet_sessio
     s->backend = o.backend == LEANDET_BACKEND_REFERENCE ? LD_BACKEND_REFERENCE : LD_BACKEND_AUTO;
     s->threads = threads;
     s->batch = o.batch > 1 ? o.batch : 1;
+    s->plan_only = mode == LD_BUILD_PLAN;
     st = prepare_and_plan(s, err);
     if (st != LEANDET_OK && s->alloc.limit_hit) {
         leandet_session_destroy(s); /* whatever failed first, the cause is the budget */

@@ -15,6 +15,7 @@ typedef struct ld_op_slot {
     int folded;                /* prepare computed the outputs: no eval */
     int fused;                 /* a later op's fused kernel does this op's work: no eval */
     size_t state_bytes;        /* what prepare allocated for this op (c->state) */
+    int state_released;        /* plan only: c->state was measured, then freed */
 } ld_op_slot;
 
 struct leandet_session {
@@ -34,6 +35,8 @@ struct leandet_session {
     ld_arena_plan plan;        /* offsets of every arena tensor, kept to re-acquire */
     leandet_session_options opt; /* as created (report pointer cleared) */
     int threads, batch;        /* as configured, >= 1 */
+    int plan_only;             /* LD_BUILD_PLAN: never runs, so packed weights and other
+                                  private op state are freed as soon as measured */
     double *profile_ms;        /* NULL: off. Else one entry per op: invoke adds each
                                   op's wall time in ms (see ld_session_set_profile) */
 };
@@ -48,7 +51,11 @@ void ld_session_set_profile(leandet_session *s, double *op_ms);
 /* How far ld_session_build goes. */
 typedef enum ld_build_mode {
     LD_BUILD_FULL = 0,  /* prepare (within the budget), plan, check, allocate: leandet_session_create */
-    LD_BUILD_PLAN,      /* prepare and plan without any limit; never refuses (leandet plan, suggestions) */
+    LD_BUILD_PLAN,      /* prepare and plan without any limit; never refuses (leandet plan,
+                           suggestions). Each op's private state (packed weights) is freed
+                           once measured, so planning holds little more than folded
+                           weights: a refusal must not take the memory it refuses. The
+                           session cannot be committed or invoked. */
     LD_BUILD_STAGED     /* prepare (within the budget) and plan; the caller may adjust the
                            caller-declared bytes in s->opt, then ld_session_commit */
 } ld_build_mode;
