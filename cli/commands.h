@@ -15,5 +15,6 @@ int ld_cmd_video(int argc, char **argv);    /* cli/video.c */
 int ld_cmd_eval(int argc, char **argv);     /* cli/eval.c */
 int ld_cmd_quantize(int argc, char **argv); /* cli/quantize.c */
 int ld_cmd_dequantize(int argc, char **argv); /* cli/quantize.c */
+int ld_cmd_prune(int argc, char **argv);    /* cli/prune.c */
 
 #endif

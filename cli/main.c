@@ -18,6 +18,7 @@ static const struct {
     {"eval", ld_cmd_eval, "COCO mAP of a model on a dataset"},
     {"quantize", ld_cmd_quantize, "write a dynamic-range or full-integer quantized model"},
     {"dequantize", ld_cmd_dequantize, "write the float32 equivalent of a quantized model"},
+    {"prune", ld_cmd_prune, "write a magnitude-pruned model (unstructured or whole channels)"},
     {"tensors", ld_cmd_tensors, "run a model on a raw input tensor and dump its tensors"},
 };
 
