@@ -26,12 +26,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "leandet.h"
 #include "tools/model_edit.h"
 
 typedef struct ld_prune_options {
     double sparsity;   /* fraction in [0, 1) */
     int structured;
     int compensate;    /* structured: fold removed channels' act(bias) into the readers' biases */
+    /* structured, float32 weights: choose channels by the output energy their
+     * readers lose on these images and refit the readers (prune_refit.c) */
+    const char *calibration;       /* image directory, or NULL */
+    int count;                     /* first `count` images by name; <= 0: all */
+    const leandet_model *source;   /* the model the edit was made from, to run */
+    int verbose;                   /* name skipped images on stderr */
 } ld_prune_options;
 
 /* One weighted operator, before and after. */
@@ -56,6 +63,8 @@ typedef struct ld_prune_report {
                                   whose readers can follow) */
     int pruned;                /* layers changed */
     int sparse;                /* weight tensors stored sparse */
+    int refitted;              /* structured with calibration: readers refitted */
+    int calibration_images;    /* ... on this many images */
     uint64_t params_before, params_after;   /* all constant elements */
     uint64_t nonzero_before, nonzero_after; /* over the weighted layers */
     uint64_t weights_before, weights_after; /* weight elements of the weighted layers */
@@ -101,6 +110,21 @@ typedef struct ld_prune_mask {
 /* Before conv `op` loses the channels m drops: fold what they contribute
  * into the biases of the convs that read them (prune_compensate.c). */
 leandet_status ld_prune_compensate(ld_edit *e, int op, const ld_prune_mask *m);
+
+/* Calibration (prune_refit.c). Per reader op j (is_reader[j]): var[j] gets
+ * the variance of each channel of its input over o->calibration's images,
+ * run through o->source (memory owned by the edit; NULL elsewhere). */
+leandet_status ld_prune_variances(ld_edit *e, const ld_prune_options *o, const uint8_t *is_reader, double **var);
+/* Output energy reader `reader` loses without input channel ch: the
+ * channel's variance times the squared weights that read it. */
+double ld_prune_channel_cost(const ld_edit *e, double *const *var, int reader, int ch);
+/* With masks[t] the channels each tensor keeps: zero the removed channels
+ * (so the edit still runs with its original shapes), then refit every
+ * reader op j (is_reader[j], input masked) in graph order by least squares
+ * on the calibration images against the original model's pre-activation
+ * outputs. *refitted: readers refitted, *images: images used. */
+leandet_status ld_prune_refit(ld_edit *e, const ld_prune_options *o, ld_prune_mask *const *masks,
+                              const uint8_t *is_reader, int *refitted, int *images);
 
 leandet_status ld_prune_unstructured(ld_edit *e, double sparsity, ld_prune_report *r);
 leandet_status ld_prune_structured(ld_edit *e, const ld_prune_options *o, ld_prune_report *r);

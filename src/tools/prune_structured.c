@@ -115,17 +115,20 @@ static int cmp_ranked(const void *a, const void *b)
     return x->ch - y->ch;
 }
 
-/* Keep mask of conv j's output channels: the `drop` smallest L1 norms go. */
-static leandet_status choose(ld_edit *e, int j, int drop, chmask **out)
+/* Keep mask of conv j's output channels: the `drop` with the smallest cost
+ * go. Cost: what the readers lose (calibration statistics), else the L1
+ * norm of the channel's weights. */
+static leandet_status choose(ld_edit *e, int j, int drop, double *const *st, const uint8_t *reads_j,
+                             chmask **out)
 {
     const int w = e->m.ops[j].inputs[1];
     const ld_shape *s = &e->m.tensors[w].shape;
     const int oc = s->d[0];
     const size_t per = ld_shape_count(s) / (size_t)oc;
-    float *real;
-    leandet_status st = ld_prune_real(e, w, &real);
-    if (st != LEANDET_OK)
-        return st;
+    float *real = NULL;
+    leandet_status r = st ? LEANDET_OK : ld_prune_real(e, w, &real);
+    if (r != LEANDET_OK)
+        return r;
     ranked *rk = ld_edit_alloc(e, (size_t)oc, sizeof *rk, "channel norms");
     chmask *m = ld_edit_alloc(e, 1, sizeof *m, "channel mask");
     uint8_t *keep = ld_edit_alloc(e, (size_t)oc, 1, "channel mask");
@@ -133,8 +136,14 @@ static leandet_status choose(ld_edit *e, int j, int drop, chmask **out)
         return LEANDET_ERR_NO_MEMORY;
     for (int c = 0; c < oc; c++) {
         double sum = 0.0;
-        for (size_t i = 0; i < per; i++)
-            sum += fabs((double)real[(size_t)c * per + i]);
+        if (st) {
+            for (int k = 0; k < e->m.n_ops; k++)
+                if (reads_j[k])
+                    sum += ld_prune_channel_cost(e, st, k, c);
+        } else {
+            for (size_t i = 0; i < per; i++)
+                sum += fabs((double)real[(size_t)c * per + i]);
+        }
         rk[c].norm = sum;
         rk[c].ch = c;
         keep[c] = 1;
@@ -147,6 +156,20 @@ static leandet_status choose(ld_edit *e, int j, int drop, chmask **out)
     m->total = oc;
     *out = m;
     return LEANDET_OK;
+}
+
+/* Mark the CONV_2D ops that read tensor t, directly or through depthwise convs. */
+static void mark_readers(const ld_edit *e, int t, uint8_t *mark, int depth)
+{
+    for (int j = 0; depth <= MAX_DEPTH && j < e->m.n_ops; j++) {
+        const ld_op_desc *o = &e->m.ops[j];
+        if (o->n_inputs < 1 || o->inputs[0] != t)
+            continue;
+        if (o->builtin == LD_OP_CONV_2D)
+            mark[j] = 1;
+        else if (o->builtin == LD_OP_DEPTHWISE_CONV_2D && o->n_outputs == 1)
+            mark_readers(e, o->outputs[0], mark, depth + 1);
+    }
 }
 
 /* Cut tensor t along `axis` to the channels m keeps: shape, constant data,
@@ -223,12 +246,37 @@ static leandet_status rewrite(ld_edit *e, chmask **masks, int n_tensors)
     return st;
 }
 
+/* Calibration needs float32 weights and biases wherever it refits. */
+static leandet_status check_float(ld_edit *e, const uint8_t *readers)
+{
+    for (int j = 0; j < e->m.n_ops; j++) {
+        if (!readers[j])
+            continue;
+        const ld_op_desc *o = &e->m.ops[j];
+        const int b = bias_of(o);
+        if (e->m.tensors[o->inputs[1]].type != LEANDET_FLOAT32 || (b >= 0 && e->m.tensors[b].type != LEANDET_FLOAT32))
+            return ld_fail(e->err, LEANDET_ERR_UNSUPPORTED,
+                           "%s: --calibration refits float32 weights, and operator %d's are quantized: run "
+                           "'leandet dequantize' first, prune, then 'leandet quantize --mode int8'",
+                           e->file, j);
+    }
+    return LEANDET_OK;
+}
+
 leandet_status ld_prune_structured(ld_edit *e, const ld_prune_options *opt, ld_prune_report *r)
 {
-    const int nt = e->m.n_tensors;
+    const int nt = e->m.n_tensors, nops = e->m.n_ops;
+    const int calib = opt->calibration != NULL;
+    if (calib && (opt->compensate || !opt->source))
+        return ld_fail(e->err, LEANDET_ERR_ARGUMENT, "%s: calibration %s", e->file,
+                       opt->compensate ? "refits the readers: it replaces --compensate" : "needs the source model");
     chmask **masks = ld_edit_alloc(e, (size_t)nt, sizeof *masks, "channel masks");
-    if (!masks)
+    int *drops = ld_edit_alloc(e, (size_t)nops, sizeof *drops, "channel counts");
+    /* readers[k * nops + j]: conv j reads pruned conv k's channels; row nops: any */
+    uint8_t *readers = calib ? ld_edit_alloc(e, (size_t)nops + 1, (size_t)nops, "readers") : NULL;
+    if (!masks || !drops || (calib && !readers))
         return LEANDET_ERR_NO_MEMORY;
+    uint8_t *any = readers ? readers + (size_t)nops * (size_t)nops : NULL;
     for (int k = 0; k < r->n_layers; k++) {
         ld_prune_layer *l = &r->layers[k];
         const ld_op_desc *o = &e->m.ops[l->op];
@@ -255,16 +303,35 @@ leandet_status ld_prune_structured(ld_edit *e, const ld_prune_options *opt, ld_p
         int drop = (int)floor(opt->sparsity * (double)oc);
         if (drop >= oc)
             drop = oc - 1; /* never all of them */
-        if (drop <= 0)
+        drops[l->op] = drop > 0 ? drop : 0;
+        if (readers && drop > 0)
+            mark_readers(e, o->outputs[0], readers + (size_t)l->op * (size_t)nops, 0);
+    }
+    double **var = calib ? ld_edit_alloc(e, (size_t)nops, sizeof *var, "channel statistics") : NULL;
+    leandet_status st = calib && !var ? LEANDET_ERR_NO_MEMORY : LEANDET_OK;
+    if (calib && st == LEANDET_OK) {
+        for (int k = 0; k < nops; k++)
+            for (int j = 0; j < nops; j++)
+                any[j] |= readers[(size_t)k * (size_t)nops + (size_t)j];
+        st = check_float(e, any);
+        if (st == LEANDET_OK)
+            st = ld_prune_variances(e, opt, any, var);
+    }
+    for (int k = 0; k < r->n_layers && st == LEANDET_OK; k++) {
+        const ld_prune_layer *l = &r->layers[k];
+        if (drops[l->op] <= 0)
             continue;
         chmask *m;
-        leandet_status st = choose(e, l->op, drop, &m);
+        st = choose(e, l->op, drops[l->op], var,
+                    readers ? readers + (size_t)l->op * (size_t)nops : NULL, &m);
+        if (st == LEANDET_OK && opt->compensate)
+            st = ld_prune_compensate(e, l->op, m);
         if (st != LEANDET_OK)
-            return st;
-        if (opt->compensate && (st = ld_prune_compensate(e, l->op, m)) != LEANDET_OK)
-            return st;
-        spread(e, masks, o->outputs[0], m);
+            break;
+        spread(e, masks, e->m.ops[l->op].outputs[0], m);
         r->pruned++;
     }
-    return rewrite(e, masks, nt);
+    if (calib && st == LEANDET_OK)
+        st = ld_prune_refit(e, opt, masks, any, &r->refitted, &r->calibration_images);
+    return st == LEANDET_OK ? rewrite(e, masks, nt) : st;
 }
