@@ -8,6 +8,8 @@
  * vector), filters, strides, SAME/VALID, activations and quantization;
  * float RELU/RELU6 with NaN, signed zeros, infinities and the 6 boundary;
  * float RESIZE_BILINEAR over sizes, depths and the three coordinate modes;
+ * 8-bit CONCATENATION over ranks, axes, input counts, quantizations and
+ * activations;
  * SiLU on every 8-bit input byte for random quantizations and on random
  * floats, plus pairs that must not fuse. Each case also runs on a 3-thread
  * pool in reverse task order, which must not change a byte. Finally a real
@@ -99,7 +101,7 @@ typedef struct run {
     ld_op_ctx c;
     ld_alloc al;
     leandet_error err;
-    ld_tensor *in[3], *out[1];
+    ld_tensor *in[LD_CONCAT8_MAX_INPUTS + 1], *out[1];
     ld_tensor o;
 } run;
 
@@ -251,9 +253,63 @@ static void sweep_pad(void)
     }
 }
 
-/* ---- 8-bit MAX_POOL_2D ----------------------------------------------------- */
-
 static const ld_activation acts[] = { LD_ACT_NONE, LD_ACT_RELU, LD_ACT_RELU6, LD_ACT_RELU_N1_TO_1 };
+
+/* ---- 8-bit CONCATENATION --------------------------------------------------- */
+
+/* n inputs along `axis` of rank-`rank` shapes; each input's scale and zero
+ * point differ from the output's unless `same`. */
+static int concat_case(ld_dtype type, int rank, int axis, int n, int same, ld_activation act, int expect)
+{
+    tt x[LD_CONCAT8_MAX_INPUTS + 1], out;
+    ld_tensor *ins[LD_CONCAT8_MAX_INPUTS + 1];
+    int dims[5], total = 0;
+    for (int k = 0; k < rank; k++)
+        dims[k] = rnd_in(1, k + 1 == rank ? 40 : 4);
+    const int lo = type == LEANDET_INT8 ? -128 : 0, hi = type == LEANDET_INT8 ? 127 : 255;
+    const float out_scale = 0.02f + rnd_unit() * 0.1f;
+    const int32_t out_zp = rnd_in(lo, hi);
+    for (int i = 0; i < n; i++) {
+        int d[5];
+        memcpy(d, dims, sizeof d);
+        d[axis] = rnd_in(i % 5 == 4 ? 0 : 1, 7);
+        total += d[axis];
+        const int keep = same || i % 3 == 1; /* a mix: some inputs copied as they are */
+        tt_make(&x[i], type, rank, d, keep ? out_scale : 0.01f + rnd_unit() * 0.2f, keep ? out_zp : rnd_in(lo, hi));
+        ins[i] = &x[i].t;
+    }
+    dims[axis] = total;
+    tt_make(&out, type, rank, dims, out_scale, out_zp);
+    ld_op_desc op = { 0 };
+    op.builtin = LD_OP_CONCATENATION;
+    op.params.concat.axis = rnd() % 2 ? axis : axis - rank; /* negative axes too */
+    op.params.concat.act = act;
+    char what[160];
+    snprintf(what, sizeof what, "CONCATENATION %s rank %d axis %d, %d inputs%s, act %d", leandet_dtype_name(type),
+             rank, axis, n, same ? " (same quantization)" : "", (int)act);
+    const int took = compare(&op, ins, n, &out, what);
+    CHECK_MSG(took == expect, "%s: %s", what, took ? "taken, should not be" : "not accepted");
+    for (int i = 0; i < n; i++)
+        tt_free(&x[i]);
+    tt_free(&out);
+    return took;
+}
+
+static void sweep_concat(void)
+{
+    for (int i = 0; i < 200; i++) {
+        const int rank = rnd_in(1, 4);
+        const ld_activation act = i % 5 == 0 ? acts[rnd_in(1, 3)] : LD_ACT_NONE;
+        concat_case(i % 2 ? LEANDET_INT8 : LEANDET_UINT8, rank, rnd_in(0, rank - 1), rnd_in(1, 8), 0, act, 1);
+    }
+    /* All inputs already on the output's grid: the reference only copies. */
+    concat_case(LEANDET_UINT8, 3, 1, 4, 1, LD_ACT_NONE, 0);
+    concat_case(LEANDET_UINT8, 3, 1, 4, 1, LD_ACT_RELU6, 1); /* unless an activation clamps */
+    concat_case(LEANDET_INT8, 4, 3, LD_CONCAT8_MAX_INPUTS, 0, LD_ACT_NONE, 1);
+    concat_case(LEANDET_INT8, 4, 3, LD_CONCAT8_MAX_INPUTS + 1, 0, LD_ACT_NONE, 0);
+}
+
+/* ---- 8-bit MAX_POOL_2D ----------------------------------------------------- */
 
 static void pool_case(ld_dtype type, int b, int h, int w, int ch, int fh, int fw, int sh, int sw, ld_padding pad,
                       ld_activation act)
@@ -522,6 +578,7 @@ int main(void)
         ld_pool_set_reverse(pool3, 1);
     }
     sweep_pad();
+    sweep_concat();
     sweep_pool();
     sweep_relu();
     sweep_resize();

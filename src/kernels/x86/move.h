@@ -1,4 +1,4 @@
-/* Data-movement and small fused kernels (move.c, pool8.c, relu_f32.c,
+/* Data-movement and small fused kernels (move.c, concat8.c, pool8.c, relu_f32.c,
  * resize_f32.c, fuse_silu.c; the table in move_table.c).
  * Like the other optimized families they validate through the reference
  * prepare (ld_f32_ref_prepare) and are byte-exact with the reference, except
@@ -8,13 +8,19 @@
 
 #include "kernels/kernel.h"
 
-/* PAD/PADV2 (any element type), uint8/int8 MAX_POOL_2D, float RELU/RELU6,
+/* PAD/PADV2 (any element type), 8-bit CONCATENATION, uint8/int8 MAX_POOL_2D, float RELU/RELU6,
  * float RESIZE_BILINEAR. */
 extern const ld_opt_kernel ld_avx2_move[];
 
 int ld_move_pad_accepts(const ld_op_ctx *c);
 leandet_status ld_move_pad_prepare(ld_op_ctx *c);
 leandet_status ld_move_pad_eval(ld_op_ctx *c);
+
+/* 8-bit CONCATENATION with requantized inputs or an activation (concat8.c). */
+#define LD_CONCAT8_MAX_INPUTS 16
+int ld_concat8_accepts(const ld_op_ctx *c);
+leandet_status ld_concat8_prepare(ld_op_ctx *c);
+leandet_status ld_concat8_eval(ld_op_ctx *c);
 
 int ld_pool8_accepts(const ld_op_ctx *c);
 leandet_status ld_pool8_prepare(ld_op_ctx *c);
