@@ -21,6 +21,7 @@
 #include "kernels/opt.h"
 #include "kernels/x86/float_common.h"
 #include "kernels/x86/float_gemm.h"
+#include "kernels/x86/hybrid.h"
 #include "kernels/x86/x86.h"
 #include "runtime/session_internal.h"
 
@@ -130,6 +131,8 @@ static leandet_status run_prepare(run *r, const ld_kernel *k)
     size_t n = ld_shape_count(&r->o.shape);
     r->o.bytes = n * sizeof(float);
     r->o.data = calloc(n ? n : 1, sizeof(float));
+    if (r->c.scratch_bytes) /* hybrid ops: the quantized input */
+        r->c.scratch = malloc(r->c.scratch_bytes);
     return LEANDET_OK;
 }
 
@@ -151,6 +154,8 @@ static void run_free(run *r)
     CHECK(r->al.current == 0);
     free(r->o.data);
     r->o.data = NULL;
+    free(r->c.scratch);
+    r->c.scratch = NULL;
 }
 
 /* Max |a - b| over n values divided by the range of b (its max magnitude
@@ -405,6 +410,131 @@ static void conv_fixed(void)
     conv_case(1, 2, 3, 3, 5, 5, 7, 7, 1, 1, 1, 1, LD_PAD_SAME, LD_ACT_NONE, 1);
     conv_case(1, 1, 12, 12, 96, 96, 5, 5, 1, 1, 1, 1, LD_PAD_SAME, LD_ACT_NONE, 1);  /* 4-block borders */
     conv_case(1, 1, 11, 9, 112, 112, 3, 3, 2, 2, 1, 1, LD_PAD_SAME, LD_ACT_RELU, 0);
+}
+
+/* ---- hybrid CONV_2D (int8 weights) ---------------------------------------- */
+
+/* Weights as int8 with `kind` 0: one scale, 1: equal per-channel scales
+ * (run per tensor), 2: distinct per-channel scales (run per channel). */
+static void hybrid_weights(tt *wt, int out_c, int kind, float *scales, int32_t *zps)
+{
+    size_t n = ld_shape_count(&wt->t.shape);
+    int8_t *q = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        q[i] = (int8_t)((int)(rnd() % 255) - 127);
+    free(wt->t.data);
+    wt->t.data = q;
+    wt->t.type = LEANDET_INT8;
+    wt->t.bytes = n;
+    for (int c = 0; c < out_c; c++) {
+        scales[c] = kind == 2 ? rnd_float(0.001f, 0.05f) : 0.0125f;
+        zps[c] = 0;
+    }
+    wt->q.count = kind == 0 ? 1 : out_c;
+    wt->q.axis = 0;
+    wt->q.scale = scales;
+    wt->q.zero_point = zps;
+}
+
+static void hybrid_case(int depthwise, int batches, int h, int w, int in_c, int out_c, int fh, int fw, int sh,
+                        int sw, int dh, int dw, ld_padding pad, ld_activation act, int with_bias, int kind,
+                        int zero_batch)
+{
+    char what[220];
+    snprintf(what, sizeof what, "hybrid %s b%d %dx%dx%d -> %d, filter %dx%d stride %d,%d dil %d,%d %s act %d%s "
+             "scales %d%s", depthwise ? "DEPTHWISE_CONV_2D" : "CONV_2D", batches, h, w, in_c, out_c, fh, fw, sh, sw, dh, dw, pad == LD_PAD_SAME ? "SAME" : "VALID",
+             (int)act, with_bias ? " bias" : "", kind, zero_batch ? " zero batch" : "");
+    ld_op_desc op = conv_op(depthwise ? LD_OP_DEPTHWISE_CONV_2D : LD_OP_CONV_2D, pad, sh, sw, dh, dw, act);
+    if (depthwise)
+        out_c = in_c;
+    tt in, wt, bias;
+    int in_dims[4] = { batches, h, w, in_c };
+    int w_dims[4] = { depthwise ? 1 : out_c, fh, fw, depthwise ? out_c : in_c };
+    tt_make(&in, "input", 4, in_dims, 0, 3.0f);
+    if (zero_batch) /* an all-zero batch: scale 1, offset 0 */
+        memset(in.t.data, 0, in.t.bytes / (size_t)batches);
+    tt_make(&wt, "weights", 4, w_dims, 1, 1.0f);
+    float *scales = malloc((size_t)out_c * sizeof *scales);
+    int32_t *zps = malloc((size_t)out_c * sizeof *zps);
+    hybrid_weights(&wt, out_c, kind, scales, zps);
+    wt.q.axis = depthwise ? 3 : 0;
+    tt_make(&bias, "bias", 1, &out_c, 1, 2.0f);
+    tt *ins[3] = { &in, &wt, with_bias ? &bias : NULL };
+    expect_close(&op, ins, 3, 0.0, what); /* the same bytes as the reference */
+    tt_free(&in);
+    tt_free(&wt);
+    tt_free(&bias);
+    free(scales);
+    free(zps);
+}
+
+static void sweep_hybrid(void)
+{
+    static const int chans[] = { 1, 2, 3, 5, 8, 13, 16, 24, 33, 64 };
+    static const int outs[] = { 1, 3, 7, 8, 9, 15, 16, 17, 24, 33 };
+    static const int filters[] = { 1, 1, 1, 2, 3, 3, 5 };
+    for (int i = 0; i < 120; i++) {
+        int batches = 1 + (int)(rnd() % 4 == 0);
+        int fh = PICK(filters), fw = rnd() % 4 ? fh : PICK(filters);
+        int sh = 1 + (int)(rnd() % 3), sw = rnd() % 4 ? sh : 1 + (int)(rnd() % 3);
+        int dh = 1 + (int)(rnd() % 5 == 0), dw = rnd() % 5 == 0 ? 2 : dh;
+        int h = 1 + (int)(rnd() % 11), w = 1 + (int)(rnd() % 11);
+        ld_padding pad = rnd() % 2 || !fits(h, fh, dh) || !fits(w, fw, dw) ? LD_PAD_SAME : LD_PAD_VALID;
+        hybrid_case(i % 3 == 2, batches, h, w, PICK(chans), PICK(outs), fh, fw, sh, sw, dh, dw, pad,
+                    acts[rnd() % 4], (int)(rnd() % 3 != 0), (int)(rnd() % 3), batches > 1 && rnd() % 2);
+    }
+    /* SSD-like: 1x1 over many channels, 3x3 stride 2, large K, depthwise 3x3 */
+    hybrid_case(0, 1, 10, 10, 384, 40, 1, 1, 1, 1, 1, 1, LD_PAD_SAME, LD_ACT_RELU6, 1, 2, 0);
+    hybrid_case(0, 1, 9, 9, 96, 24, 3, 3, 2, 2, 1, 1, LD_PAD_SAME, LD_ACT_RELU6, 1, 1, 0);
+    hybrid_case(0, 1, 7, 7, 130, 20, 3, 3, 1, 1, 1, 1, LD_PAD_SAME, LD_ACT_NONE, 0, 0, 0);
+    hybrid_case(1, 1, 12, 12, 131, 131, 3, 3, 1, 1, 1, 1, LD_PAD_SAME, LD_ACT_RELU6, 1, 2, 0);
+    hybrid_case(1, 1, 11, 11, 128, 128, 3, 3, 2, 2, 1, 1, LD_PAD_SAME, LD_ACT_RELU6, 1, 2, 0);
+}
+
+/* The AVX2 quantizer loops against the reference's, lengths around the
+ * vector and group sizes, with NaN first or later, signed zeros and
+ * values at the rounding boundaries. */
+static void hybrid_quantizer(void)
+{
+    static const size_t lens[] = { 0, 1, 7, 8, 9, 15, 16, 17, 31, 64, 100, 1027 };
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        for (int variant = 0; variant < 5; variant++) {
+            const size_t n = lens[li];
+            float *x = malloc((n ? n : 1) * sizeof *x);
+            int8_t *q0 = malloc(n ? n : 1), *q1 = malloc(n ? n : 1);
+            for (size_t i = 0; i < n; i++)
+                x[i] = variant == 3 ? (float)((int)(rnd() % 9) - 4) * 0.5f : rnd_float(-4.0f, 5.0f);
+            if (n && variant == 1)
+                x[0] = NAN;
+            if (n > 3 && variant == 2) {
+                x[n / 2] = NAN;
+                x[1] = -0.0f;
+            }
+            if (variant == 4)
+                for (size_t i = 0; i < n; i++)
+                    x[i] = rnd_float(0.0f, 1.0f); /* one-signed: the range starts at 0 */
+            float lo0, hi0, lo1, hi1;
+            ld_hybrid_min_max(x, n, &lo0, &hi0);
+            ld_hybrid_avx2_ops.min_max(x, n, &lo1, &hi1);
+            CHECK_MSG(memcmp(&lo0, &lo1, sizeof lo0) == 0 && memcmp(&hi0, &hi1, sizeof hi0) == 0,
+                      "hybrid min/max n %zu variant %d", n, variant);
+            for (int asym = 0; asym < 2; asym++) {
+                float scale, inv;
+                int32_t off = 0;
+                int any = asym ? ld_hybrid_asym_params(lo0, hi0, &scale, &off, &inv)
+                               : ld_hybrid_sym_params(lo0, hi0, &scale, &inv);
+                if (!any || variant == 1 || variant == 2)
+                    continue; /* NaN inputs: the reference casts NaN, which C leaves undefined */
+                ld_hybrid_round(x, 0, n, inv, off, asym ? -128 : -127, q0);
+                ld_hybrid_avx2_ops.round(x, 0, n, inv, off, asym ? -128 : -127, q1);
+                CHECK_MSG(memcmp(q0, q1, n) == 0, "hybrid rounding n %zu variant %d %s", n, variant,
+                          asym ? "asymmetric" : "symmetric");
+            }
+            free(x);
+            free(q0);
+            free(q1);
+        }
+    }
 }
 
 /* Ops the table must leave to the reference kernel. */
@@ -772,6 +902,8 @@ int main(void)
         conv_fixed();
         sweep_conv(0, 160);
         sweep_conv(1, 160);
+        sweep_hybrid();
+        hybrid_quantizer();
         conv_refusals();
         conv_oom();
         sweep_fc();

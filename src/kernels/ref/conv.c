@@ -45,13 +45,8 @@ static const void *bias_data(const ld_op_ctx *c)
 static leandet_status hybrid_layout(ld_op_ctx *c, int depthwise, conv_state *s)
 {
     const ld_tensor *in = c->in[0], *w = c->in[1];
-    const ld_quant *q = w->quant;
-    int distinct = 0;
-    for (int i = 1; i < q->count; i++)
-        distinct |= q->scale[i] != q->scale[0];
-    /* TFLite also takes its per-channel path for grouped convolutions. */
-    int grouped = !depthwise && s->f_in_c != s->in_c;
-    s->hybrid = depthwise || distinct || grouped ? HYBRID_PER_CHANNEL : HYBRID_PER_TENSOR;
+    s->hybrid = ld_hybrid_conv_per_channel(w, depthwise, !depthwise && s->f_in_c != s->in_c) ? HYBRID_PER_CHANNEL
+                                                                                             : HYBRID_PER_TENSOR;
     if (depthwise && c->op->params.conv.depth_multiplier != s->per_group)
         /* TFLite's hybrid depthwise kernel loops over the option, not the shapes. */
         return ld_op_fail(c, LEANDET_ERR_UNSUPPORTED,
@@ -291,21 +286,9 @@ static void dw_pixel_hybrid(const ld_op_ctx *c, const ld_span *p, size_t pixel)
 static void hybrid_quantize_input(const ld_op_ctx *c)
 {
     const conv_state *s = c->state;
-    const size_t n = ld_shape_count(&c->in[0]->shape), per = n / (size_t)s->batches;
-    int8_t *q;
-    float *scale;
-    int32_t *offset;
-    ld_hybrid_scratch(c->scratch, n, (size_t)s->batches, &q, &scale, &offset);
-    const float *x = c->in[0]->data;
-    for (size_t b = 0; b < (size_t)s->batches; b++) {
-        if (s->hybrid == HYBRID_PER_CHANNEL) {
-            ld_hybrid_quantize_asym(x + b * per, per, q + b * per, &scale[b], &offset[b]);
-        } else {
-            ld_hybrid_quantize_sym(x + b * per, per, q + b * per, &scale[b]);
-            offset[b] = 0;
-            scale[b] *= c->in[1]->quant->scale[0];
-        }
-    }
+    const size_t n = ld_shape_count(&c->in[0]->shape);
+    ld_hybrid_conv_quantize(c->in[0]->data, n / (size_t)s->batches, (size_t)s->batches,
+                            s->hybrid == HYBRID_PER_CHANNEL, c->in[1]->quant->scale[0], c->scratch, NULL);
 }
 
 /* Depthwise output channel oc reads input channel oc / depth_multiplier. */

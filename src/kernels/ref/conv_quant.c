@@ -214,14 +214,7 @@ leandet_status ld_conv_check_hybrid(ld_op_ctx *c, const ld_tensor *in, const ld_
  * float, and whole groups of 8 values round by adding +-0.5 in float and
  * truncating (the last size % 8 values use round()), before the offset is
  * added. */
-#define NEON_GROUP 8
-
-static int32_t neon_round(float t)
-{
-    return (int32_t)(t + (t < 0.0f ? -0.5f : 0.5f));
-}
-
-static void min_max(const float *x, size_t n, float *lo, float *hi)
+void ld_hybrid_min_max(const float *x, size_t n, float *lo, float *hi)
 {
     float a = n ? x[0] : 0.0f, b = a;
     for (size_t i = 1; i < n; i++) {
@@ -237,17 +230,15 @@ static int8_t clamp8(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
-void ld_hybrid_quantize_asym(const float *x, size_t n, int8_t *q, float *scale, int32_t *offset)
+int ld_hybrid_asym_params(float lo, float hi, float *scale, int32_t *offset, float *inv)
 {
-    float lo, hi;
-    min_max(x, n, &lo, &hi);
     lo = lo < 0.0f ? lo : 0.0f;
     hi = hi > 0.0f ? hi : 0.0f;
     if (lo == hi) {
-        memset(q, 0, n);
         *scale = 1.0f;
         *offset = 0;
-        return;
+        *inv = 0.0f;
+        return 0;
     }
     /* The zero point is chosen in double from whichever end of the range
      * gives the smaller error, then nudged into [-128, 127]. */
@@ -255,34 +246,54 @@ void ld_hybrid_quantize_asym(const float *x, size_t n, int8_t *q, float *scale, 
     const double s = (double)(hi - lo) / (qmax - qmin);
     const double zp_min = qmin - lo / s, zp_max = qmax - hi / s;
     const double zp = fabs(qmin) + fabs(lo / s) < fabs(qmax) + fabs(hi / s) ? zp_min : zp_max;
-    const int32_t off = zp <= qmin ? -128 : zp >= qmax ? 127 : (int32_t)round(zp);
+    *offset = zp <= qmin ? -128 : zp >= qmax ? 127 : (int32_t)round(zp);
     *scale = (float)s;
-    *offset = off;
-    const float inv = (float)(1.0 / (double)*scale);
-    const size_t body = n & ~(size_t)(NEON_GROUP - 1);
-    for (size_t i = 0; i < n; i++) {
-        float t = x[i] * inv;
-        q[i] = clamp8(off + (i < body ? neon_round(t) : (int32_t)roundf(t)), -128, 127);
+    *inv = (float)(1.0 / (double)*scale);
+    return 1;
+}
+
+int ld_hybrid_sym_params(float lo, float hi, float *scale, float *inv)
+{
+    const float range = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi);
+    if (range == 0.0f) {
+        *scale = 1.0f;
+        *inv = 0.0f;
+        return 0;
     }
+    *scale = range / 127.0f;
+    *inv = 127.0f / range;
+    return 1;
+}
+
+void ld_hybrid_round(const float *x, size_t from, size_t n, float inv, int32_t off, int32_t qlo, int8_t *q)
+{
+    const size_t body = n & ~(size_t)(LD_HYBRID_GROUP - 1);
+    for (size_t i = from; i < n; i++) {
+        float t = x[i] * inv;
+        q[i] = clamp8(off + (i < body ? ld_hybrid_neon_round(t) : (int32_t)roundf(t)), qlo, 127);
+    }
+}
+
+void ld_hybrid_quantize_asym(const float *x, size_t n, int8_t *q, float *scale, int32_t *offset)
+{
+    float lo, hi, inv;
+    ld_hybrid_min_max(x, n, &lo, &hi);
+    if (!ld_hybrid_asym_params(lo, hi, scale, offset, &inv)) {
+        memset(q, 0, n);
+        return;
+    }
+    ld_hybrid_round(x, 0, n, inv, *offset, -128, q);
 }
 
 void ld_hybrid_quantize_sym(const float *x, size_t n, int8_t *q, float *scale)
 {
-    float lo, hi;
-    min_max(x, n, &lo, &hi);
-    const float range = fabsf(lo) > fabsf(hi) ? fabsf(lo) : fabsf(hi);
-    if (range == 0.0f) {
+    float lo, hi, inv;
+    ld_hybrid_min_max(x, n, &lo, &hi);
+    if (!ld_hybrid_sym_params(lo, hi, scale, &inv)) {
         memset(q, 0, n);
-        *scale = 1.0f;
         return;
     }
-    *scale = range / 127.0f;
-    const float inv = 127.0f / range;
-    const size_t body = n & ~(size_t)(NEON_GROUP - 1);
-    for (size_t i = 0; i < n; i++) {
-        float t = x[i] * inv;
-        q[i] = clamp8(i < body ? neon_round(t) : (int32_t)roundf(t), -127, 127);
-    }
+    ld_hybrid_round(x, 0, n, inv, 0, -127, q);
 }
 
 #define HYBRID_ALIGN 8
@@ -300,4 +311,42 @@ void ld_hybrid_scratch(void *scratch, size_t values, size_t batches, int8_t **q,
     *q = (int8_t *)p;
     *scale = (float *)(void *)(p + (values + HYBRID_ALIGN - 1) / HYBRID_ALIGN * HYBRID_ALIGN);
     *offset = (int32_t *)(void *)(*scale + batches);
+}
+
+int ld_hybrid_conv_per_channel(const ld_tensor *w, int depthwise, int grouped)
+{
+    const ld_quant *q = w->quant;
+    int distinct = 0;
+    for (int i = 1; i < q->count; i++)
+        distinct |= q->scale[i] != q->scale[0];
+    return depthwise || distinct || grouped;
+}
+
+static const ld_hybrid_ops ref_ops = { ld_hybrid_min_max, ld_hybrid_round };
+
+void ld_hybrid_conv_quantize(const float *x, size_t per, size_t batches, int per_channel, float w_scale,
+                             void *scratch, const ld_hybrid_ops *ops)
+{
+    if (!ops)
+        ops = &ref_ops;
+    int8_t *q;
+    float *scale;
+    int32_t *offset;
+    ld_hybrid_scratch(scratch, per * batches, batches, &q, &scale, &offset);
+    for (size_t b = 0; b < batches; b++) {
+        const float *xb = x + b * per;
+        int8_t *qb = q + b * per;
+        float lo, hi, inv;
+        ops->min_max(xb, per, &lo, &hi);
+        int any = per_channel ? ld_hybrid_asym_params(lo, hi, &scale[b], &offset[b], &inv)
+                              : ld_hybrid_sym_params(lo, hi, &scale[b], &inv);
+        if (!per_channel)
+            offset[b] = 0;
+        if (any)
+            ops->round(xb, 0, per, inv, offset[b], per_channel ? -128 : -127, qb);
+        else
+            memset(qb, 0, per);
+        if (!per_channel)
+            scale[b] *= w_scale;
+    }
 }

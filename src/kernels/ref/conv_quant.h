@@ -120,6 +120,41 @@ void ld_hybrid_quantize_asym(const float *x, size_t n, int8_t *q, float *scale, 
  * max|x|) in [-127, 127], scale max|x| / 127 (1 when all are zero). */
 void ld_hybrid_quantize_sym(const float *x, size_t n, int8_t *q, float *scale);
 
+/* The pieces of the two quantizers above, for optimized versions that
+ * must give the same bytes: the extremes of x (x[0] first, NaN never
+ * taken after it); the parameters from them (0: all values quantize to 0,
+ * scale 1, offset 0); and q[i] for i in [from, n) with the NEON rounding
+ * (groups of LD_HYBRID_GROUP by ld_hybrid_neon_round, the last n % 8 by
+ * roundf), offset added, clamped to [qlo, 127]. */
+#define LD_HYBRID_GROUP 8
+static inline int32_t ld_hybrid_neon_round(float t)
+{
+    return (int32_t)(t + (t < 0.0f ? -0.5f : 0.5f));
+}
+void ld_hybrid_min_max(const float *x, size_t n, float *lo, float *hi);
+int ld_hybrid_asym_params(float lo, float hi, float *scale, int32_t *offset, float *inv);
+int ld_hybrid_sym_params(float lo, float hi, float *scale, float *inv);
+void ld_hybrid_round(const float *x, size_t from, size_t n, float inv, int32_t off, int32_t qlo, int8_t *q);
+
+/* The kind TensorFlow Lite runs a hybrid CONV_2D / DEPTHWISE_CONV_2D as: 1
+ * per channel (asymmetric input quantization, each output channel scaled by
+ * its own weight scale) for depthwise, grouped convolutions or distinct
+ * weight scales; 0 per tensor (symmetric input quantization). */
+int ld_hybrid_conv_per_channel(const ld_tensor *w, int depthwise, int grouped);
+
+/* Quantize each of `batches` batches (`per` values each) of x into the
+ * scratch laid out by ld_hybrid_scratch, as TensorFlow Lite does before
+ * every hybrid convolution (asymmetric per channel, symmetric per tensor);
+ * per tensor, each batch's scale also carries the weight scale w_scale.
+ * `ops` may replace the extremes and the rounding with versions that give
+ * the same results (kernels/x86/hybrid_quant.c). */
+typedef struct ld_hybrid_ops {
+    void (*min_max)(const float *x, size_t n, float *lo, float *hi);
+    void (*round)(const float *x, size_t from, size_t n, float inv, int32_t off, int32_t qlo, int8_t *q);
+} ld_hybrid_ops;
+void ld_hybrid_conv_quantize(const float *x, size_t per, size_t batches, int per_channel, float w_scale,
+                             void *scratch, const ld_hybrid_ops *ops); /* ops NULL: the functions above */
+
 /* Scratch of a hybrid op: `values` int8 inputs, then one scale and one
  * offset per batch. Byte size (0 on overflow) and the three parts. */
 size_t ld_hybrid_scratch_bytes(size_t values, size_t batches);
