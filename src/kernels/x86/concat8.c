@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kernels/ref/shape_util.h"
+#include "kernels/x86/ew8.h"
 #include "kernels/x86/float_common.h"
 #include "kernels/x86/move.h"
 
@@ -41,43 +42,6 @@ int ld_concat8_accepts(const ld_op_ctx *c)
     return needs; /* otherwise the reference is already all memcpy */
 }
 
-/* The reference on input i alone, fed the 256 byte values along the axis. */
-static leandet_status probe(ld_op_ctx *c, int i, int axis, uint8_t lut[256])
-{
-    const ld_kernel *ref = ld_kernel_find(c->op);
-    if (!ref)
-        return ld_op_fail(c, LEANDET_ERR_UNSUPPORTED, "has no reference kernel");
-    uint8_t bytes[256];
-    for (int b = 0; b < 256; b++)
-        bytes[b] = (uint8_t)b;
-    ld_tensor in = *c->in[i], out = *c->out[0];
-    in.shape.rank = c->out[0]->shape.rank;
-    for (int k = 0; k < in.shape.rank; k++)
-        in.shape.d[k] = k == axis ? 256 : 1;
-    in.bytes = 256;
-    in.data = bytes;
-    in.is_const = 0;
-    out.shape = in.shape;
-    out.bytes = 256;
-    out.data = lut;
-    ld_tensor *ins[1] = { &in }, *outs[1] = { &out };
-    ld_op_ctx p = *c;
-    p.n_in = 1;
-    p.in = ins;
-    p.out = outs;
-    p.state = NULL;
-    p.scratch_bytes = 0;
-    p.scratch = NULL;
-    p.pool = NULL;
-    leandet_status st = ref->prepare(&p);
-    if (st == LEANDET_OK && p.scratch_bytes)
-        st = ld_op_fail(c, LEANDET_ERR_UNSUPPORTED, "reference table probe needs scratch memory");
-    if (st == LEANDET_OK)
-        st = ref->eval(&p);
-    ld_free(c->alloc, p.state);
-    return st;
-}
-
 leandet_status ld_concat8_prepare(ld_op_ctx *c)
 {
     leandet_status st = ld_f32_ref_prepare(c); /* checks, output shape */
@@ -91,7 +55,7 @@ leandet_status ld_concat8_prepare(ld_op_ctx *c)
     s->n = c->n_in;
     s->axis = ld_axis_norm(c->op->params.concat.axis, rank);
     for (int i = 0; i < s->n; i++) {
-        if ((st = probe(c, i, s->axis, s->lut[i])) != LEANDET_OK)
+        if ((st = ld_ew8_probe_input(c, i, rank, s->axis, s->lut[i])) != LEANDET_OK)
             return st;
         s->copy[i] = 1;
         for (int b = 0; b < 256; b++)

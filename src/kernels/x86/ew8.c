@@ -56,20 +56,19 @@ int ld_ew8_parts(const ld_op_ctx *c, size_t n, size_t grain)
     return (int)parts;
 }
 
-/* Run the reference prepare and eval on a copy of c whose input is the 256
- * byte values, in byte order, and whose output is lut. */
-leandet_status ld_ew8_probe_lut(ld_op_ctx *c, uint8_t lut[256])
+leandet_status ld_ew8_probe_input(ld_op_ctx *c, int i, int rank, int axis, uint8_t lut[256])
 {
     const ld_kernel *ref = ld_kernel_find(c->op);
     if (!ref)
         return ld_op_fail(c, LEANDET_ERR_UNSUPPORTED, "has no reference kernel");
     uint8_t bytes[256];
-    for (int i = 0; i < 256; i++)
-        bytes[i] = (uint8_t)i;
-    ld_tensor in = *c->in[0], out = *c->out[0];
+    for (int b = 0; b < 256; b++)
+        bytes[b] = (uint8_t)b;
+    ld_tensor in = *c->in[i], out = *c->out[0];
     memset(&in.shape, 0, sizeof in.shape);
-    in.shape.rank = 1;
-    in.shape.d[0] = 256;
+    in.shape.rank = rank;
+    for (int k = 0; k < rank; k++)
+        in.shape.d[k] = k == axis ? 256 : 1;
     in.bytes = 256;
     in.data = bytes;
     in.is_const = 0;
@@ -78,6 +77,7 @@ leandet_status ld_ew8_probe_lut(ld_op_ctx *c, uint8_t lut[256])
     out.data = lut;
     ld_tensor *ins[1] = { &in }, *outs[1] = { &out };
     ld_op_ctx p = *c;
+    p.n_in = 1;
     p.in = ins;
     p.out = outs;
     p.state = NULL;
@@ -91,6 +91,11 @@ leandet_status ld_ew8_probe_lut(ld_op_ctx *c, uint8_t lut[256])
         st = ref->eval(&p);
     ld_free(c->alloc, p.state);
     return st;
+}
+
+leandet_status ld_ew8_probe_lut(ld_op_ctx *c, uint8_t lut[256])
+{
+    return ld_ew8_probe_input(c, 0, 1, 0, lut);
 }
 
 /* ---- table-driven unary ops ------------------------------------------------ */

@@ -23,6 +23,9 @@ int ld_ew8_qparams(const ld_tensor *x, ld_dtype t, float *scale, int32_t *zp);
 /* lut[b] = what the reference kernel of c's op writes for input byte b,
  * for a one-input op whose output byte depends only on its input byte. */
 leandet_status ld_ew8_probe_lut(ld_op_ctx *c, uint8_t lut[256]);
+/* The same for input i of a several-input op, run alone (n_in 1) on a
+ * rank-`rank` tensor holding the 256 bytes along `axis` (8-bit CONCATENATION). */
+leandet_status ld_ew8_probe_input(ld_op_ctx *c, int i, int rank, int axis, uint8_t lut[256]);
 
 /* Parts to split n items into (>= grain items each) on c's pool. */
 int ld_ew8_parts(const ld_op_ctx *c, size_t n, size_t grain);
