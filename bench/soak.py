@@ -27,6 +27,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,14 +64,20 @@ def rss_bytes(pid):
 
 def sampled(cmd, a, sample=True):
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    samples = []
-    while sample and p.poll() is None:
-        r = rss_bytes(p.pid)
-        if r:
-            samples.append((time.monotonic() - t0, r))
-        time.sleep(a.interval)
-    out, err = p.communicate()
+    # Output goes to files, not pipes: `leandet video` prints a line per
+    # frame, and a pipe nobody reads until the end would fill and stall it.
+    with tempfile.TemporaryFile("w+") as fout, tempfile.TemporaryFile("w+") as ferr:
+        p = subprocess.Popen(cmd, stdout=fout, stderr=ferr, text=True)
+        samples = []
+        while sample and p.poll() is None:
+            r = rss_bytes(p.pid)
+            if r:
+                samples.append((time.monotonic() - t0, r))
+            time.sleep(a.interval)
+        p.wait()
+        fout.seek(0)
+        ferr.seek(0)
+        out, err = fout.read(), ferr.read()
     if p.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({p.returncode}): {err}")
     return json.loads(out.strip().splitlines()[-1]), samples, time.monotonic() - t0
@@ -100,7 +107,8 @@ def video_soak(a):
     row = {"video": a.video, "frames": summary["frames_decoded"], "passes": summary["passes"], "seconds": secs,
            "rss_after_warmup_bytes": warm, "rss_max_after_warmup_bytes": top, "rss_last_bytes": last,
            "growth_percent": growth, "peak_rss_bytes": summary["peak_rss_bytes"],
-           "planned_bytes": summary["planned_bytes"], "fps": summary["fps"]}
+           "planned_bytes": summary["planned_bytes"], "fps": summary["fps"],
+           "samples": [[round(t, 2), r] for t, r in samples]}
     print(f"{os.path.basename(a.video)}: {row['frames']} frames ({row['passes']} passes) in {secs:.1f} s: RSS after "
           f"warm-up {warm / 1e6:.2f} MB, max {top / 1e6:.2f}, last {last / 1e6:.2f} ({growth:+.2f}%); peak "
           f"{row['peak_rss_bytes'] / 1e6:.2f} MB, plan {row['planned_bytes'] / 1e6:.2f} MB", flush=True)

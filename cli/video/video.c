@@ -413,6 +413,8 @@ static void feed(video_run *v, leandet_pipeline *p, int drop_latest, counts *c)
         m->index = index;
         m->pts_ms = pts_ms;
         m->pts = frame->best_effort_timestamp != AV_NOPTS_VALUE ? frame->best_effort_timestamp : index;
+        /* --loop: each pass's stream timestamps start over; the output's go on */
+        m->pts += av_rescale_q(v->in.pts_offset_ms, (AVRational){1, 1000}, v->in.st->time_base);
         if (v->refs)
             av_frame_ref(v->refs[slot], frame);
         av_frame_unref(frame);

@@ -347,3 +347,22 @@ def test_loop_soak_short():
         assert summary["peak_rss_bytes"] <= base * 1.02, (summary["peak_rss_bytes"], base)
     once = video("--loop", 1, "--every", 100, path)
     assert parse(once)[1]["passes"] == 1 and parse(once)[1]["frames_decoded"] == nb
+
+
+def test_loop_output_timestamps_run_on(tmp_path):
+    """--loop with --out: every pass's frames follow the last one's in the
+    written video, evenly spaced (each pass's stream restarts at 0; they
+    used to be squeezed one tick apart after the first pass)."""
+    path = video_path("car-detection.mp4")
+    nb = ffprobe(path)[3]
+    out = tmp_path / "looped.mp4"
+    proc = video("--loop", 2, "--max-frames", nb + 20, "--out", out, path)
+    assert proc.returncode == 0, describe(proc)
+    probe = subprocess.run([tool("ffprobe"), "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "packet=pts_time", "-of", "csv=p=0", str(out)], capture_output=True, text=True,
+                           timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    pts = sorted(float(x) for x in probe.stdout.split())
+    assert len(pts) == nb + 20, len(pts)
+    steps = [b - a for a, b in zip(pts, pts[1:])]
+    assert max(steps) < 1.5 * min(steps), (min(steps), max(steps))
