@@ -7,7 +7,8 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include "kernels/x86/move.h"
 #include "kernels/x86/x86.h"
-static const ld_opt_kernel *const avx2[] = {ld_avx2_conv8, ld_avx2_float, ld_avx2_ew8, ld_avx2_move, NULL};
+static const ld_opt_kernel *const avx2[] = {ld_avx2_conv8, ld_avx2_float, ld_avx2_ew8, ld_avx2_move,
+                                               ld_avx2_postprocess, NULL};
 #endif
 
 static const ld_opt_kernel *const none[] = {NULL};

@@ -3,7 +3,8 @@
  * MediaPipe decoders, NMS, anchors (expected numbers from an independent
  * re-implementation of MediaPipe's SsdAnchorsCalculator in Python with
  * float32 arithmetic), label files, letterbox mapping and the automatic
- * decoder choice on the real models. */
+ * decoder choice on the real models. The optimized post-process (8-bit
+ * scores, fast NMS) is swept against the reference kernel byte for byte. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "image/preprocess.h"
 #include "kernels/kernel.h"
 #include "model/model.h"
+#include "runtime/threadpool.h"
 
 #define NEAR(a, b, tol) (fabs((double)(a) - (double)(b)) <= (tol))
 
@@ -307,6 +309,106 @@ static void test_pp_quantized(void)
         CHECK(box_is(r.ob, .42, .3, .62, .7, 1e-5));
         pp_done(&r);
     }
+}
+
+/* Prepare with the reference kernel, eval with `k` (same state and
+ * scratch layout: the optimized kernel shares the reference's prepare). */
+static leandet_status pp_run_with(pp *r, const ld_kernel *k, ld_pool *pool)
+{
+    leandet_status st = k->prepare(&r->c);
+    if (st)
+        return st;
+    r->c.scratch = malloc(r->c.scratch_bytes ? r->c.scratch_bytes : 1);
+    memset(r->c.scratch, 0xa5, r->c.scratch_bytes);
+    memset(r->ob, 0x55, sizeof r->ob);
+    memset(r->oc, 0x55, sizeof r->oc);
+    memset(r->os, 0x55, sizeof r->os);
+    memset(r->on, 0x55, sizeof r->on);
+    r->c.pool = pool;
+    st = k->eval(&r->c);
+    free(r->c.scratch);
+    r->c.scratch = NULL;
+    return st;
+}
+
+static uint32_t rnd(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* Random SSD-like cases: 8-bit scores with many ties (narrow ranges),
+ * thresholds that keep all or few anchors, 1..3 classes per detection,
+ * with and without a background column, serial and on 2 threads, one in
+ * eight with a negative anchor size (an inverted box: the same error). */
+static void test_pp_optimized_matches_reference(void)
+{
+    ld_alloc al;
+    ld_alloc_init(&al, NULL);
+    leandet_error err;
+    ld_pool *pool = NULL;
+    CHECK(ld_pool_create(2, NULL, 0, &al, &pool, &err) == LEANDET_OK);
+    static uint8_t boxes[1917 * 4], anchors[1917 * 4], scores[1917 * 91];
+    uint32_t seed = 12345;
+    int compared = 0, optimized = 0, failed_same = 0;
+    static const int counts[] = { 1, 5, 64, 300, 1917 };
+    static const float thresholds[] = { 0.0f, 1e-8f, 0.02f, 0.3f, 2.0f };
+    static const float ious[] = { 0.3f, 0.6f, 1.0f };
+    for (int iter = 0; iter < 200; iter++) {
+        const int n = counts[rnd(&seed) % 5];
+        const int ncls = 1 + (int)(rnd(&seed) % 90);
+        const int cols = ncls + (int)(rnd(&seed) % 2);
+        const int max_cls = 1 + (int)(rnd(&seed) % (ncls < 3 ? (uint32_t)ncls : 3u));
+        const int max_det = 1 + (int)(rnd(&seed) % (uint32_t)(PP_SLOTS / max_cls < 20 ? PP_SLOTS / max_cls : 20));
+        const int signed_scores = (int)(rnd(&seed) % 2);
+        const uint32_t spread = (rnd(&seed) % 2) ? 8u : 256u;
+        const int inverted = rnd(&seed) % 8 == 0;
+        for (int i = 0; i < n * 4; i++) {
+            boxes[i] = (uint8_t)(112 + rnd(&seed) % 32);
+            anchors[i] = (uint8_t)(i % 4 < 2 ? rnd(&seed) % 100 : 5 + rnd(&seed) % 40);
+        }
+        if (inverted)
+            anchors[4 * (int)(rnd(&seed) % (uint32_t)n) + 2] = 200; /* int8 -56: height -0.56 */
+        for (int i = 0; i < n * cols; i++)
+            scores[i] = (uint8_t)(rnd(&seed) % spread);
+        fopt o[] = { BASE_OPTS(max_det, max_cls, ncls, thresholds[rnd(&seed) % 5], ious[rnd(&seed) % 3], 0) };
+        const int32_t score_zp = signed_scores ? -128 + (int32_t)(rnd(&seed) % 8) : (int32_t)(rnd(&seed) % 8);
+        pp ref, opt;
+        for (int which = 0; which < 2; which++) {
+            pp *r = which ? &opt : &ref;
+            pp_init(r, o, 10, NULL, NULL, NULL, n, cols);
+            pp_quantize(r, 0, LEANDET_UINT8, boxes, 0.05f, 128);
+            pp_quantize(r, 1, signed_scores ? LEANDET_INT8 : LEANDET_UINT8, scores, 1.0f / 256, score_zp);
+            pp_quantize(r, 2, LEANDET_INT8, anchors, 0.01f, 0);
+        }
+        const ld_kernel *k_ref = ld_kernel_find(&ref.op);
+        const char *isa = "ref";
+        const ld_kernel *k_opt = ld_kernel_select(&opt.c, LD_BACKEND_AUTO, &isa);
+        optimized += strcmp(isa, "ref") != 0;
+        ld_pool *p = iter % 2 ? pool : NULL;
+        const leandet_status a = pp_run_with(&ref, k_ref, NULL), b = pp_run_with(&opt, k_opt, p);
+        CHECK_MSG(a == b, "case %d: status %d vs %d", iter, (int)a, (int)b);
+        if (a == LEANDET_OK && b == LEANDET_OK) {
+            CHECK_MSG(memcmp(ref.ob, opt.ob, sizeof ref.ob) == 0 && memcmp(ref.oc, opt.oc, sizeof ref.oc) == 0 &&
+                          memcmp(ref.os, opt.os, sizeof ref.os) == 0 && memcmp(ref.on, opt.on, sizeof ref.on) == 0,
+                      "case %d: n %d cols %d classes %d/det %d det %d: outputs differ", iter, n, cols, ncls, max_cls,
+                      max_det);
+            compared++;
+        } else if (a == b) {
+            CHECK_MSG(strcmp(ref.err.message, opt.err.message) == 0, "case %d: '%s' vs '%s'", iter, ref.err.message,
+                      opt.err.message);
+            failed_same++;
+        }
+        pp_done(&ref);
+        pp_done(&opt);
+    }
+    CHECK_MSG(compared > 100 && failed_same > 0, "compared %d, failed alike %d", compared, failed_same);
+#if defined(__x86_64__)
+    CHECK_MSG(optimized == 200 || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"), "optimized kernel chosen in %d of 200", optimized);
+#endif
+    ld_pool_destroy(pool);
 }
 
 static void expect_prepare_error(pp *r, leandet_status want, const char *text)
@@ -932,6 +1034,7 @@ int main(void)
     test_pp_fast_vs_regular();
     test_pp_ties_and_background();
     test_pp_quantized();
+    test_pp_optimized_matches_reference();
     test_pp_errors();
     test_yolo();
     test_nms();

@@ -15,6 +15,7 @@
 
 #include "detect/box.h"
 #include "detect/sort.h"
+#include "kernels/ref/detection_postprocess.h"
 #include "kernels/ref/ref.h"
 #include "model/flexbuffer.h"
 
@@ -23,19 +24,6 @@
 #define DPP_MAX_BOXES (1 << 22)
 #define DPP_MAX_SCORES (1 << 28)   /* boxes * columns */
 #define DPP_MAX_OUTPUTS (1 << 20)  /* max_detections * max_classes_per_detection */
-
-typedef struct dpp_layout { /* byte offsets into scratch */
-    size_t boxes, scores, cand, keep_idx, keep_scores, order, tmp, selected, class_idx, info, info_tmp, active;
-    size_t total;
-} dpp_layout;
-
-typedef struct dpp_state {
-    int max_detections, max_classes_per_detection, detections_per_class, num_classes, regular;
-    float score_threshold, iou_threshold;
-    float y_scale, x_scale, h_scale, w_scale;
-    int num_boxes, columns, box_stride;
-    dpp_layout L;
-} dpp_state;
 
 /* Reserve count * elem bytes at the 16-aligned end of *end; 0 on overflow. */
 static int reserve(size_t *end, size_t count, size_t elem, size_t *at)
@@ -163,7 +151,7 @@ static leandet_status check_shapes(ld_op_ctx *c, dpp_state *s)
     return LEANDET_OK;
 }
 
-static leandet_status prepare(ld_op_ctx *c)
+leandet_status ld_dpp_prepare(ld_op_ctx *c)
 {
     leandet_status st = ld_check_io(c, 3, 3, 4);
     if (st)
@@ -212,10 +200,10 @@ static float box_value(const ld_tensor *t, size_t i)
     }
 }
 
-static void decode_boxes(const ld_op_ctx *c, const dpp_state *s, float *boxes)
+void ld_dpp_decode_boxes(const ld_op_ctx *c, const dpp_state *s, float *boxes, int i0, int i1)
 {
     const ld_tensor *enc = c->in[0], *anc = c->in[2];
-    for (int i = 0; i < s->num_boxes; i++) {
+    for (int i = i0; i < i1; i++) {
         const size_t e = (size_t)i * (size_t)s->box_stride, a = (size_t)i * 4;
         const double ey = box_value(enc, e), ex = box_value(enc, e + 1);
         const double eh = box_value(enc, e + 2), ew = box_value(enc, e + 3);
@@ -251,18 +239,12 @@ static const float *class_scores(const ld_op_ctx *c, const dpp_state *s, float *
     return scratch;
 }
 
-typedef struct dpp_work {
-    const float *boxes;
-    int *keep_idx, *order, *tmp, *selected;
-    float *keep_scores;
-    uint8_t *active;
-} dpp_work;
 
 /* NonMaxSuppressionSingleClassHelper: boxes scoring >= threshold, visited
  * by decreasing score (ties by index), each suppressing later boxes whose
  * IoU with it exceeds the threshold. Writes at most max_out box indices to
  * w->selected; returns how many. */
-static int nms_single_class(const dpp_state *s, const dpp_work *w, const float *scores, int max_out)
+int ld_dpp_nms_single_class(const dpp_state *s, const dpp_work *w, const float *scores, int max_out)
 {
     int kept = 0;
     for (int i = 0; i < s->num_boxes; i++) {
@@ -296,11 +278,8 @@ static int nms_single_class(const dpp_state *s, const dpp_work *w, const float *
     return n_sel;
 }
 
-typedef struct dpp_out {
-    float *boxes, *classes, *scores;
-} dpp_out;
 
-static void write_detection(const dpp_out *o, int slot, const float *box, int class_index, float score)
+void ld_dpp_write_detection(const dpp_out *o, int slot, const float *box, int class_index, float score)
 {
     memcpy(o->boxes + 4 * (size_t)slot, box, 4 * sizeof(float));
     o->classes[slot] = (float)class_index;
@@ -309,7 +288,7 @@ static void write_detection(const dpp_out *o, int slot, const float *box, int cl
 
 /* Top classes of one anchor: the first maximum for k == 1 (ArgMaxVector),
  * else libstdc++'s partial_sort order. */
-static void top_classes(const float *row, int n_classes, int k, int *idx)
+void ld_dpp_top_classes(const float *row, int n_classes, int k, int *idx)
 {
     if (k == 1)
         idx[0] = ld_argmax(row, n_classes);
@@ -326,16 +305,16 @@ static int nms_fast(const dpp_state *s, const dpp_work *w, const float *scores, 
     const int k = s->max_classes_per_detection < s->num_classes ? s->max_classes_per_detection : s->num_classes;
     for (int row = 0; row < s->num_boxes; row++) {
         const float *r = scores + (size_t)row * (size_t)s->columns + off;
-        top_classes(r, s->num_classes, k, class_idx);
+        ld_dpp_top_classes(r, s->num_classes, k, class_idx);
         max_scores[row] = r[class_idx[0]];
     }
-    const int n_sel = nms_single_class(s, w, max_scores, s->max_detections);
+    const int n_sel = ld_dpp_nms_single_class(s, w, max_scores, s->max_detections);
     for (int d = 0; d < n_sel; d++) {
         const int a = w->selected[d];
         const float *r = scores + (size_t)a * (size_t)s->columns + off;
-        top_classes(r, s->num_classes, k, class_idx); /* recomputed: same result, no N x classes table */
+        ld_dpp_top_classes(r, s->num_classes, k, class_idx); /* recomputed: same result, no N x classes table */
         for (int col = 0; col < k; col++)
-            write_detection(o, s->max_classes_per_detection * d + col, w->boxes + 4 * (size_t)a, class_idx[col],
+            ld_dpp_write_detection(o, s->max_classes_per_detection * d + col, w->boxes + 4 * (size_t)a, class_idx[col],
                             r[class_idx[col]]);
     }
     return n_sel;
@@ -355,7 +334,7 @@ static int nms_regular(const dpp_state *s, const dpp_work *w, const float *score
     for (int col = 0; col < s->num_classes; col++) {
         for (int row = 0; row < s->num_boxes; row++)
             class_scores[row] = scores[(size_t)row * (size_t)s->columns + col + off];
-        const int n_sel = nms_single_class(s, w, class_scores, per_class);
+        const int n_sel = ld_dpp_nms_single_class(s, w, class_scores, per_class);
         if (n_sel == 0)
             continue;
         for (int i = 0; i < n_sel; i++) {
@@ -367,29 +346,36 @@ static int nms_regular(const dpp_state *s, const dpp_work *w, const float *score
     }
     for (int d = 0; d < size; d++) {
         const int anchor = info[d].index / s->columns;
-        write_detection(o, d, w->boxes + 4 * (size_t)anchor, info[d].index - anchor * s->columns - off,
+        ld_dpp_write_detection(o, d, w->boxes + 4 * (size_t)anchor, info[d].index - anchor * s->columns - off,
                         info[d].score);
     }
     return size;
 }
 
-static leandet_status eval(ld_op_ctx *c)
+int ld_dpp_first_inverted(const float *boxes, int i0, int i1)
+{
+    for (int i = i0; i < i1; i++) {
+        const float *b = boxes + 4 * (size_t)i;
+        if (b[0] > b[2] || b[1] > b[3])
+            return i;
+    }
+    return -1;
+}
+
+leandet_status ld_dpp_fail_inverted(ld_op_ctx *c, const float *boxes, int i)
+{
+    const float *b = boxes + 4 * (size_t)i; /* TFLite's ValidateBoxes fails the invoke */
+    return ld_op_fail(c, LEANDET_ERR_MODEL, "decoded box %d is inverted (ymin %g > ymax %g or xmin %g > xmax %g)", i,
+                      (double)b[0], (double)b[2], (double)b[1], (double)b[3]);
+}
+
+dpp_work ld_dpp_work(const ld_op_ctx *c)
 {
     const dpp_state *s = c->state;
     uint8_t *base = c->scratch;
     const dpp_layout *L = &s->L;
-    float *boxes = (float *)(base + L->boxes);
-    decode_boxes(c, s, boxes);
-    for (int i = 0; i < s->num_boxes; i++) {
-        const float *b = boxes + 4 * (size_t)i;
-        if (b[0] > b[2] || b[1] > b[3]) /* TFLite's ValidateBoxes fails the invoke */
-            return ld_op_fail(c, LEANDET_ERR_MODEL,
-                              "decoded box %d is inverted (ymin %g > ymax %g or xmin %g > xmax %g)", i,
-                              (double)b[0], (double)b[2], (double)b[1], (double)b[3]);
-    }
-    const float *scores = class_scores(c, s, (float *)(base + L->scores));
     const dpp_work w = {
-        .boxes = boxes,
+        .boxes = (float *)(base + L->boxes),
         .keep_idx = (int *)(base + L->keep_idx),
         .order = (int *)(base + L->order),
         .tmp = (int *)(base + L->tmp),
@@ -397,9 +383,30 @@ static leandet_status eval(ld_op_ctx *c)
         .keep_scores = (float *)(base + L->keep_scores),
         .active = base + L->active,
     };
+    return w;
+}
+
+dpp_out ld_dpp_clear_outputs(ld_op_ctx *c)
+{
     const dpp_out o = { c->out[0]->data, c->out[1]->data, c->out[2]->data };
     for (int i = 0; i < 3; i++)
         memset(c->out[i]->data, 0, c->out[i]->bytes);
+    return o;
+}
+
+static leandet_status eval(ld_op_ctx *c)
+{
+    const dpp_state *s = c->state;
+    uint8_t *base = c->scratch;
+    const dpp_layout *L = &s->L;
+    const dpp_work w = ld_dpp_work(c);
+    float *boxes = (float *)w.boxes;
+    ld_dpp_decode_boxes(c, s, boxes, 0, s->num_boxes);
+    const int bad = ld_dpp_first_inverted(boxes, 0, s->num_boxes);
+    if (bad >= 0)
+        return ld_dpp_fail_inverted(c, boxes, bad);
+    const float *scores = class_scores(c, s, (float *)(base + L->scores));
+    const dpp_out o = ld_dpp_clear_outputs(c);
     int n;
     if (s->regular)
         n = nms_regular(s, &w, scores, (float *)(base + L->cand), (ld_scored *)(base + L->info),
@@ -410,7 +417,12 @@ static leandet_status eval(ld_op_ctx *c)
     return LEANDET_OK;
 }
 
+leandet_status ld_dpp_eval_ref(ld_op_ctx *c)
+{
+    return eval(c);
+}
+
 const ld_kernel ld_ref_detection_postprocess[] = {
-    { LD_OP_CUSTOM, "TFLite_Detection_PostProcess", prepare, eval },
+    { LD_OP_CUSTOM, "TFLite_Detection_PostProcess", ld_dpp_prepare, eval },
     LD_KERNEL_TABLE_END,
 };

@@ -10,5 +10,6 @@
 extern const ld_opt_kernel ld_avx2_conv8[];  /* uint8/int8 CONV_2D, DEPTHWISE_CONV_2D, ... */
 extern const ld_opt_kernel ld_avx2_float[];  /* float32 CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ... */
 extern const ld_opt_kernel ld_avx2_ew8[];    /* uint8/int8 MUL, ADD, SUB, LOGISTIC, SOFTMAX, ... */
+extern const ld_opt_kernel ld_avx2_postprocess[]; /* TFLite_Detection_PostProcess, 8-bit scores, fast NMS */
 
 #endif
