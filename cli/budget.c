@@ -42,7 +42,6 @@ const char ld_budget_usage[] =
     "  --threads N          N threads in all: N-1 workers plus this one (default: the CPUs\n"
     "                       allowed by affinity and cgroup quota)\n"
     "  --affinity LIST      pin to these CPUs, e.g. 0-3,6 (default threads: their count)\n"
-    "  --batch N|auto       inputs per invoke (dimension 0 of the model inputs)\n"
     "  --backend B          auto|ref: optimized kernels where the CPU has them (packed\n"
     "                       weights), or the reference kernels only (default auto)\n";
 
@@ -350,6 +349,58 @@ leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_sha
     report->arena_bytes = one.arena_bytes;
     report->n_ops = one.n_ops;
     return LEANDET_OK;
+}
+
+void ld_budget_pipeline_shape(const ld_budget_opts *b, const ld_pipeline_choice *c, int sessions,
+                              leandet_pipeline_options *po)
+{
+    int t = b->threads;
+    leandet_pipeline_options_default(po);
+    po->sessions = sessions;
+    po->threads_per_session = t / sessions > 1 ? t / sessions : 1;
+    po->decode_workers = t >= 8 ? t / 4 : 1;
+    po->prefetch = c->prefetch;
+    po->scaled_decode = c->fast_decode;
+    po->backend = b->backend;
+    if (c->detect)
+        po->detect = *c->detect;
+    if (c->max_pixels)
+        po->max_image_pixels = c->max_pixels;
+}
+
+void ld_budget_probe_images(const char *const *images, int n, size_t *max_pixels, size_t *extra)
+{
+    *max_pixels = 1;
+    *extra = 0;
+    for (int i = 0; i < n; i++) {
+        ld_image_cost c;
+        leandet_error e = {0};
+        if (ld_budget_image_cost(images[i], &c, &e) != LEANDET_OK)
+            continue; /* it fails alone when the pipeline reaches it */
+        size_t px = (size_t)c.width * (size_t)c.height;
+        *max_pixels = px > *max_pixels ? px : *max_pixels;
+        size_t beyond = c.bytes > c.held ? c.bytes - c.held : 0;
+        *extra = beyond > *extra ? beyond : *extra;
+    }
+}
+
+leandet_status ld_budget_choose_sessions(const ld_budget_opts *b, const ld_run_shape *run, const ld_pipeline_choice *c,
+                                         leandet_pipeline_options *po, leandet_plan_report *report, size_t *each,
+                                         leandet_error *err)
+{
+    const int lo = c->sessions > 0 ? c->sessions : 1, hi = c->sessions > 0 ? c->sessions : c->most;
+    for (int n = hi; n >= lo; n--) {
+        ld_budget_pipeline_shape(b, c, n, po);
+        leandet_status st = ld_budget_plan_pipeline(b, run, po, c->image_extra, report, each, err);
+        if (st != LEANDET_OK)
+            return st;
+        if (!b->max_memory || report->fits) {
+            if (b->max_memory) /* the pipeline checks the same plan as it allocates */
+                po->max_memory = ld_pipeline_plan_bytes(run->model, po) + (size_t)n * *each;
+            return LEANDET_OK;
+        }
+    }
+    return LEANDET_OK; /* report: the smallest count tried, not fitting */
 }
 
 leandet_status ld_budget_image_refusal(const char *path, const ld_image_cost *c, size_t allowance,

@@ -104,6 +104,35 @@ leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_sha
                                        const leandet_pipeline_options *po, size_t image_extra,
                                        leandet_plan_report *report, size_t *session_total, leandet_error *err);
 
+/* How `leandet detect` runs many inputs through the pipeline. */
+typedef struct ld_pipeline_choice {
+    int sessions;             /* --batch N (> 0), or 0/-1: choose, up to `most` */
+    int most;                 /* auto: the most sessions to try (detect: --threads, at most the inputs) */
+    int prefetch, fast_decode;
+    const leandet_detect_options *detect; /* NULL: defaults */
+    size_t max_pixels;        /* the largest image (ld_budget_probe_images); 0: the pipeline's default */
+    size_t image_extra;       /* what decoding one image holds beyond its pixels */
+} ld_pipeline_choice;
+
+/* The pipeline options for `sessions` sessions: --threads split as
+ * threads/sessions per session (at least 1), one decode worker (threads/4
+ * from 8 threads). */
+void ld_budget_pipeline_shape(const ld_budget_opts *b, const ld_pipeline_choice *c, int sessions,
+                              leandet_pipeline_options *po);
+
+/* The largest image's pixels and what decoding one holds beyond its
+ * pixels; images that cannot be probed are skipped (they fail alone). */
+void ld_budget_probe_images(const char *const *images, int n, size_t *max_pixels, size_t *extra);
+
+/* Plan the pipeline with c->sessions sessions, or (auto) the most from
+ * c->most down to 1 that fit b->max_memory. *po and *report are those of
+ * the chosen count, or, when none fits, of the smallest tried
+ * (report->fits 0). With a budget, po->max_memory is set so that the
+ * pipeline checks the same plan when it allocates. */
+leandet_status ld_budget_choose_sessions(const ld_budget_opts *b, const ld_run_shape *run, const ld_pipeline_choice *c,
+                                         leandet_pipeline_options *po, leandet_plan_report *report, size_t *each,
+                                         leandet_error *err);
+
 /* The per-image refusal message into err (LEANDET_ERR_BUDGET). */
 leandet_status ld_budget_image_refusal(const char *path, const ld_image_cost *c, size_t allowance,
                                        size_t max_memory, leandet_error *err);

@@ -368,40 +368,6 @@ static void on_result(void *user, const leandet_pipeline_result *res)
     ld_progress_step(&r->progress);
 }
 
-/* Pipeline options for `sessions` sessions (see --threads in usage). */
-static void pipeline_shape(const detect_opts *o, int sessions, size_t max_pixels, leandet_pipeline_options *po)
-{
-    int t = o->budget.threads;
-    leandet_pipeline_options_default(po);
-    po->sessions = sessions;
-    po->threads_per_session = t / sessions > 1 ? t / sessions : 1;
-    po->decode_workers = t >= 8 ? t / 4 : 1;
-    po->prefetch = o->prefetch;
-    po->scaled_decode = o->fast_decode;
-    po->backend = o->budget.backend;
-    po->detect = o->det;
-    if (max_pixels)
-        po->max_image_pixels = max_pixels;
-}
-
-/* With a budget: the largest image (pixels) and what decoding one holds
- * beyond its pixels. Images that cannot be probed fail alone later. */
-static void probe_images(const detect_run *r, size_t *max_pixels, size_t *extra)
-{
-    *max_pixels = 1;
-    *extra = 0;
-    for (int i = 0; i < r->n_images; i++) {
-        ld_image_cost c;
-        leandet_error e = {0};
-        if (ld_budget_image_cost(r->images[i], &c, &e) != LEANDET_OK)
-            continue;
-        size_t px = (size_t)c.width * (size_t)c.height;
-        *max_pixels = px > *max_pixels ? px : *max_pixels;
-        size_t beyond = c.bytes > c.held ? c.bytes - c.held : 0;
-        *extra = beyond > *extra ? beyond : *extra;
-    }
-}
-
 #define LD_FALL_BACK (-1)
 
 /* Choose sessions within the budget and fill *po. Returns 0, an exit code
@@ -411,36 +377,34 @@ static int plan_pipeline(const detect_run *r, leandet_pipeline_options *po)
 {
     const detect_opts *o = r->o;
     int budget = o->budget.max_memory > 0, chosen = o->sessions > 0;
-    size_t max_pixels = 0, extra = 0;
+    ld_pipeline_choice c = {0};
+    c.sessions = chosen ? o->sessions : 0;
+    c.most = o->budget.threads > r->n_images ? r->n_images : o->budget.threads;
+    c.most = c.most > LD_PIPELINE_MAX_WORKERS ? LD_PIPELINE_MAX_WORKERS : (c.most < 1 ? 1 : c.most);
+    c.prefetch = o->prefetch;
+    c.fast_decode = o->fast_decode;
+    c.detect = &o->det;
     if (budget)
-        probe_images(r, &max_pixels, &extra);
-    int hi = chosen ? o->sessions : o->budget.threads;
-    hi = !chosen && hi > r->n_images ? r->n_images : hi;
-    hi = hi > LD_PIPELINE_MAX_WORKERS ? LD_PIPELINE_MAX_WORKERS : (hi < 1 ? 1 : hi);
-    int lo = chosen ? hi : 1;
+        ld_budget_probe_images((const char *const *)r->images, r->n_images, &c.max_pixels, &c.image_extra);
     int say = o->budget.batch_given && !chosen; /* --batch auto: print the choice */
+    if (!budget && !say) { /* nothing to check: no need to plan */
+        ld_budget_pipeline_shape(&o->budget, &c, chosen ? o->sessions : c.most, po);
+        return 0;
+    }
     leandet_plan_report report;
     size_t each = 0;
     leandet_error err = {0};
-    for (int n = hi; n >= lo; n--) {
-        pipeline_shape(o, n, max_pixels, po);
-        if (!budget && !say)
-            return 0;
-        if (ld_budget_plan_pipeline(&o->budget, &r->shape, po, extra, &report, &each, &err) != LEANDET_OK) {
-            fprintf(stderr, "leandet: %s\n", err.message);
-            return err.status == LEANDET_ERR_BUDGET ? LD_EXIT_BUDGET : LD_EXIT_ERROR;
+    if (ld_budget_choose_sessions(&o->budget, &r->shape, &c, po, &report, &each, &err) != LEANDET_OK) {
+        fprintf(stderr, "leandet: %s\n", err.message);
+        return err.status == LEANDET_ERR_BUDGET ? LD_EXIT_BUDGET : LD_EXIT_ERROR;
+    }
+    if (!budget || report.fits) {
+        if (say) {
+            char b[32];
+            fprintf(stderr, "batch auto: %d session%s (each %s)\n", po->sessions, po->sessions > 1 ? "s" : "",
+                    ld_fmt_bytes(each, b, sizeof b));
         }
-        if (!budget || report.fits) {
-            if (say) {
-                char b[32];
-                fprintf(stderr, "batch auto: %d session%s (each %s)\n", n, n > 1 ? "s" : "",
-                        ld_fmt_bytes(each, b, sizeof b));
-            }
-            /* the pipeline checks the same plan as it allocates */
-            if (budget)
-                po->max_memory = ld_pipeline_plan_bytes(r->model, po) + (size_t)n * each;
-            return 0;
-        }
+        return 0;
     }
     if (chosen) {
         ld_budget_print_refusal(stderr, leandet_model_path(r->model), &report);

@@ -14,6 +14,7 @@
 #include "graph/budget.h"
 #include "graph/cost.h"
 #include "json.h"
+#include "pipeline/pipeline.h"
 #include "plan_svg.h"
 #include "runtime/session_internal.h"
 
@@ -33,11 +34,20 @@ static const char usage[] =
     "  --tile RxC[:OV]      as detect: count the tiled detector's working memory\n"
     "  --accuracy M=A       accuracy of model M (e.g. its mAP, 0.21) for the ranking (repeatable)\n"
     "  --svg FILE           draw the arena: one rectangle per buffer, x = op index, y = offset\n"
+    "several images at once, as 'leandet detect' runs many inputs:\n"
+    "  --batch N|auto       N sessions in flight sharing the model, as 'detect --batch N' (auto:\n"
+    "                       the most, up to --threads, that fit --max-memory); with --prefetch N\n"
+    "                       (default 2) and --fast-decode as detect. --image counts the largest\n"
+    "                       image each decode worker may hold\n"
+    "  --graph-batch N|auto inputs per invoke of one session (dimension 0 of the model inputs,\n"
+    "                       the C API's leandet_session_options.batch), where every op takes it\n"
     "  --json               one JSON object: {\"model\",\"total_bytes\",\"categories\":{...},\n"
-    "                       \"fits\",\"arena_bytes\",\"naive_bytes\",\"peak_step\",\"macs\",\"ops\":[...]};\n"
-    "                       several models: {\"models\":[...],\"recommended\":M}\n"
+    "                       \"fits\",\"arena_bytes\",\"naive_bytes\",\"peak_step\",\"macs\",\"sessions\",\"graph_batch\",\n"
+    "                       \"ops\":[...]};"
+    " several models: {\"models\":[...],\"recommended\":M}\n"
     "budget:\n"
     "%s"
+    "  --batch, --graph-batch: see above\n"
     "\n"
     "exit codes: 0 fits (or no budget), 1 error, 2 usage error, 3 does not fit (several\n"
     "            models: none fits)\n";
@@ -52,6 +62,8 @@ typedef struct plan_opts {
     int n_images;
     ld_image_cost *costs;     /* per image, scratch of ld_budget_plan_run */
     int draw, json, max_detections;
+    int sessions;             /* --batch: N sessions, -1 auto, 0: one image at a time */
+    int prefetch, fast_decode;
     leandet_tile_options tile;   /* --tile: the detector's tiling memory */
     const char *svg;
     const char *acc_name[MAX_ACC];
@@ -68,7 +80,8 @@ typedef struct model_plan {
     leandet_status st;
     leandet_error err;
     double accuracy;         /* < 0: not given */
-    const char *batch_note;  /* why --batch auto stopped where it did */
+    const char *batch_note;  /* why --graph-batch / --batch auto stopped where it did */
+    int sessions;            /* > 0: planned as a pipeline of this many sessions */
     size_t allowance;        /* SIZE_MAX, or the bytes an image may need when the largest does not fit */
 } model_plan;
 
@@ -92,6 +105,8 @@ static int parse(int argc, char **argv, plan_opts *o)
     ld_args_init(&a, argc, argv);
     ld_budget_init(&o->budget);
     o->max_detections = 100;
+    o->prefetch = 2;
+    int graph_batch = 1;
     o->models = calloc((size_t)argc + 1, sizeof *o->models);
     o->images = calloc((size_t)argc + 1, sizeof *o->images);
     if (!o->models || !o->images)
@@ -113,6 +128,15 @@ static int parse(int argc, char **argv, plan_opts *o)
             ld_parse_int(&a, "--max-detections", 1, 100000, &o->max_detections);
         } else if (ld_args_opt(&a, "--accuracy")) {
             parse_accuracy(&a, o);
+        } else if (ld_args_opt(&a, "--graph-batch")) {
+            if (strcmp(a.value, "auto") == 0)
+                graph_batch = -1;
+            else
+                ld_parse_int(&a, "--graph-batch", 1, 4096, &graph_batch);
+        } else if (ld_args_opt(&a, "--prefetch")) {
+            ld_parse_int(&a, "--prefetch", 0, LD_PIPELINE_MAX_PREFETCH, &o->prefetch);
+        } else if (ld_args_flag(&a, "--fast-decode")) {
+            o->fast_decode = 1;
         } else if (ld_parse_tile_option(&a, &o->tile)) {
         } else if (ld_budget_parse(&a, &o->budget)) {
         } else if ((pos = ld_args_positional(&a)) != NULL) {
@@ -125,6 +149,17 @@ static int parse(int argc, char **argv, plan_opts *o)
         ld_usage_error(&a, "no model given");
     if (!a.error && o->svg && o->n_models > 1)
         ld_usage_error(&a, "--svg draws one model's arena: give one model");
+    /* --batch is detect's: sessions in flight; --graph-batch the batched graph */
+    if (!a.error && o->budget.batch_given) {
+        o->sessions = o->budget.batch;
+        if (o->sessions > LD_PIPELINE_MAX_WORKERS)
+            ld_usage_error(&a, "--batch %d: at most %d sessions", o->sessions, LD_PIPELINE_MAX_WORKERS);
+        if (!a.error && graph_batch != 1)
+            ld_usage_error(&a, "--batch (sessions) and --graph-batch (one batched graph) are two ways: give one");
+        if (!a.error && o->draw)
+            ld_usage_error(&a, "--draw runs one image at a time: it does not go with --batch");
+    }
+    o->budget.batch = graph_batch;
     if (a.error)
         return LD_EXIT_USAGE;
     return ld_budget_resolve(&o->budget, "plan");
@@ -190,6 +225,48 @@ static void plan_auto_batch(model_plan *m, const plan_opts *o, const ld_run_shap
     plan_batch(m, o, run, good);
 }
 
+/* --batch N|auto: the pipeline `leandet detect` runs many inputs with.
+ * The session's own plan (one image per invoke) stays for the per-op table
+ * and --svg; the report becomes the whole pipeline's. */
+static void plan_sessions(model_plan *m, const plan_opts *o, const ld_run_shape *run)
+{
+    if (plan_batch(m, o, run, 1) != LEANDET_OK)
+        return;
+    const leandet_plan_report one = m->r;
+    ld_pipeline_choice c = {0};
+    c.sessions = o->sessions > 0 ? o->sessions : 0;
+    c.most = o->budget.threads < LD_PIPELINE_MAX_WORKERS ? o->budget.threads : LD_PIPELINE_MAX_WORKERS;
+    c.prefetch = o->prefetch;
+    c.fast_decode = o->fast_decode;
+    c.detect = run->detect;
+    if (o->n_images)
+        ld_budget_probe_images(o->images, o->n_images, &c.max_pixels, &c.image_extra);
+    leandet_pipeline_options po;
+    size_t each = 0;
+    m->st = ld_budget_choose_sessions(&o->budget, run, &c, &po, &m->r, &each, &m->err);
+    if (m->st != LEANDET_OK)
+        return;
+    m->sessions = po.sessions;
+    m->r.naive_bytes = one.naive_bytes;
+    m->r.peak_step = one.peak_step;
+    m->r.peak_live_bytes = one.peak_live_bytes;
+    m->r.n_aliased = one.n_aliased;
+    m->r.macs = one.macs;
+    m->allowance = SIZE_MAX;
+    if (!m->r.fits && po.sessions > 1) { /* the most sessions that would fit */
+        ld_pipeline_choice fewer = c;
+        fewer.sessions = 0;
+        fewer.most = po.sessions - 1;
+        leandet_pipeline_options p2;
+        leandet_plan_report r2;
+        leandet_error e2 = {0};
+        if (ld_budget_choose_sessions(&o->budget, run, &fewer, &p2, &r2, &each, &e2) == LEANDET_OK && r2.fits)
+            m->r.max_batch = p2.sessions;
+    }
+    if (o->sessions < 0)
+        m->batch_note = m->r.fits ? "the most sessions that fit, up to --threads" : "one session does not fit";
+}
+
 static void plan_one(model_plan *m, const plan_opts *o)
 {
     m->accuracy = accuracy_of(o, m->path);
@@ -201,7 +278,9 @@ static void plan_one(model_plan *m, const plan_opts *o)
     det.max_detections = o->max_detections;
     det.tile = o->tile;
     ld_run_shape run = {m->model, &det, 0};
-    if (o->budget.batch < 0)
+    if (o->sessions)
+        plan_sessions(m, o, &run);
+    else if (o->budget.batch < 0)
         plan_auto_batch(m, o, &run);
     else
         plan_batch(m, o, &run, o->budget.batch);
@@ -258,11 +337,18 @@ static void print_human(const model_plan *m, const plan_opts *o, const char *ima
 {
     const leandet_plan_report *r = &m->r;
     char a[32], b[32], name[40];
-    printf("%s: %d ops, %.3g G MACs, %d thread%s, batch %d, backend %s\n", m->path, r->n_ops, (double)r->macs / 1e9,
-           r->threads, r->threads == 1 ? "" : "s", r->batch,
-           o->budget.backend == LEANDET_BACKEND_REFERENCE ? "ref" : "auto");
+    const char *backend = o->budget.backend == LEANDET_BACKEND_REFERENCE ? "ref" : "auto";
+    if (m->sessions)
+        printf("%s: %d ops, %.3g G MACs, %d session%s sharing the model (as 'detect --batch %d'), %d thread%s "
+               "each, prefetch %d, backend %s\n",
+               m->path, r->n_ops, (double)r->macs / 1e9, m->sessions, m->sessions == 1 ? "" : "s", m->sessions,
+               r->threads, r->threads == 1 ? "" : "s", o->prefetch, backend);
+    else
+        printf("%s: %d ops, %.3g G MACs, %d thread%s, graph batch %d, backend %s\n", m->path, r->n_ops,
+               (double)r->macs / 1e9, r->threads, r->threads == 1 ? "" : "s", r->batch, backend);
     if (m->batch_note)
-        printf("batch auto: %d (%s)\n", r->batch, m->batch_note);
+        printf("%s auto: %d (%s)\n", m->sessions ? "batch" : "graph batch", m->sessions ? m->sessions : r->batch,
+               m->batch_note);
     if (image)
         printf("image: %s%s\n", image, o->n_images > 1 ? " (the largest of the --image files)" : "");
     else
@@ -304,9 +390,9 @@ static void json_report(const model_plan *m, int with_ops)
         printf(":%zu", r->bytes[c]);
     }
     printf("},\"arena_bytes\":%zu,\"naive_bytes\":%zu,\"peak_step\":%d,\"peak_live_bytes\":%zu,\"aliased\":%d,"
-           "\"macs\":%llu,\"n_ops\":%d,\"threads\":%d,\"batch\":%d",
+           "\"macs\":%llu,\"n_ops\":%d,\"threads\":%d,\"sessions\":%d,\"graph_batch\":%d",
            r->arena_bytes, r->naive_bytes, r->peak_step, r->peak_live_bytes, r->n_aliased, (unsigned long long)r->macs,
-           r->n_ops, r->threads, r->batch);
+           r->n_ops, r->threads, m->sessions, m->sessions ? 1 : r->batch);
     if (m->accuracy >= 0)
         printf(",\"accuracy\":%g", m->accuracy);
     if (m->allowance != SIZE_MAX)

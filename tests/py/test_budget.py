@@ -174,12 +174,43 @@ def test_plan_refusal_and_svg(tmp_path):
     assert len(rects) > 10   # the frame plus one per arena buffer
 
 
-def test_batch_auto():
-    report, proc = plan_json(model_path(FLOAT_MODEL), "--batch", "auto", "--max-memory", "200M")
+def test_graph_batch_auto():
+    report, proc = plan_json(model_path(FLOAT_MODEL), "--graph-batch", "auto", "--max-memory", "200M")
     assert proc.returncode == 0, describe(proc)
-    assert report["batch"] > 1 and report["total_bytes"] <= 200 << 20
-    one, _ = plan_json(model_path(FLOAT_MODEL), "--batch", "1")
+    assert report["graph_batch"] > 1 and report["sessions"] == 0 and report["total_bytes"] <= 200 << 20
+    one, _ = plan_json(model_path(FLOAT_MODEL), "--graph-batch", "1")
     assert report["arena_bytes"] > one["arena_bytes"]
+    # SSD's RESHAPEs fix the batch: a clear error, not a plan
+    proc = run_leandet("plan", model_path(SSD), "--graph-batch", "2")
+    assert proc.returncode == 1 and "RESHAPE" in proc.stderr, describe(proc)
+    proc = run_leandet("plan", model_path(SSD), "--graph-batch", "2", "--batch", "2")
+    assert proc.returncode == 2, describe(proc)
+
+
+def test_plan_batch_is_detects(peak_tool, tmp_path):
+    """`plan --batch N` plans what `detect --batch N` runs over many inputs:
+    N sessions sharing the model. Below that plan detect refuses, above it
+    detect runs within the budget; auto picks the most that fit."""
+    images = [image_path(i) for i in (IMAGE, SMALL_IMAGE, "grace_hopper.bmp")]
+    image_args = [a for i in images for a in ("--image", i)]
+    one, _ = plan_json(model_path(SSD), "--threads", "2", "--batch", "1", *image_args)
+    two, _ = plan_json(model_path(SSD), "--threads", "2", "--batch", "2", *image_args)
+    assert one["sessions"] == 1 and two["sessions"] == 2 and two["threads"] == 1
+    assert two["categories"]["pipeline"] > 0 and two["categories"]["images"] > 0
+    assert two["total_bytes"] > one["total_bytes"] + two["categories"]["arena"]
+    detect = ["detect", "--model", model_path(SSD), "--threads", "2", "--batch", "2"]
+    proc, peak = peak_tool(*detect, "--max-memory", int(two["total_bytes"] * 0.97), *images)
+    assert proc.returncode == 3 and "refused before allocating" in proc.stderr, describe(proc)
+    budget = int(two["total_bytes"] * 1.05)
+    proc, peak = peak_tool(*detect, "--max-memory", budget, *images)
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3, describe(proc)
+    assert_within(peak, budget, "plan --batch 2")
+    auto, proc = plan_json(model_path(SSD), "--threads", "2", "--batch", "auto", "--max-memory",
+                           (one["total_bytes"] + two["total_bytes"]) // 2, *image_args)
+    assert proc.returncode == 0 and auto["sessions"] == 1, describe(proc)
+    over, proc = plan_json(model_path(SSD), "--threads", "2", "--batch", "2", "--max-memory",
+                           (one["total_bytes"] + two["total_bytes"]) // 2, *image_args)
+    assert proc.returncode == 3 and over["would_fit"]["batch"] == 1, describe(proc)
 
 
 def test_rank_models():
