@@ -339,7 +339,7 @@ static uint32_t rnd(uint32_t *x)
     return *x;
 }
 
-/* Random SSD-like cases: 8-bit scores with many ties (narrow ranges),
+/* Random SSD-like cases: 8-bit or float scores with many ties (narrow ranges),
  * thresholds that keep all or few anchors, 1..3 classes per detection,
  * with and without a background column, serial and on 2 threads, one in
  * eight with a negative anchor size (an inverted box: the same error). */
@@ -351,6 +351,7 @@ static void test_pp_optimized_matches_reference(void)
     ld_pool *pool = NULL;
     CHECK(ld_pool_create(2, NULL, 0, &al, &pool, &err) == LEANDET_OK);
     static uint8_t boxes[1917 * 4], anchors[1917 * 4], scores[1917 * 91];
+    static float fscores[1917 * 91];
     uint32_t seed = 12345;
     int compared = 0, optimized = 0, failed_same = 0;
     static const int counts[] = { 1, 5, 64, 300, 1917 };
@@ -363,6 +364,7 @@ static void test_pp_optimized_matches_reference(void)
         const int max_cls = 1 + (int)(rnd(&seed) % (ncls < 3 ? (uint32_t)ncls : 3u));
         const int max_det = 1 + (int)(rnd(&seed) % (uint32_t)(PP_SLOTS / max_cls < 20 ? PP_SLOTS / max_cls : 20));
         const int signed_scores = (int)(rnd(&seed) % 2);
+        const int float_scores = rnd(&seed) % 3 == 0; /* with ties, NaN, -0 */
         const uint32_t spread = (rnd(&seed) % 2) ? 8u : 256u;
         const int inverted = rnd(&seed) % 8 == 0;
         for (int i = 0; i < n * 4; i++) {
@@ -371,8 +373,11 @@ static void test_pp_optimized_matches_reference(void)
         }
         if (inverted)
             anchors[4 * (int)(rnd(&seed) % (uint32_t)n) + 2] = 200; /* int8 -56: height -0.56 */
-        for (int i = 0; i < n * cols; i++)
+        for (int i = 0; i < n * cols; i++) {
             scores[i] = (uint8_t)(rnd(&seed) % spread);
+            const uint32_t u = rnd(&seed) % 64;
+            fscores[i] = u == 0 ? NAN : u == 1 ? -0.0f : (float)scores[i] / 256.0f;
+        }
         fopt o[] = { BASE_OPTS(max_det, max_cls, ncls, thresholds[rnd(&seed) % 5], ious[rnd(&seed) % 3], 0) };
         const int32_t score_zp = signed_scores ? -128 + (int32_t)(rnd(&seed) % 8) : (int32_t)(rnd(&seed) % 8);
         pp ref, opt;
@@ -380,7 +385,10 @@ static void test_pp_optimized_matches_reference(void)
             pp *r = which ? &opt : &ref;
             pp_init(r, o, 10, NULL, NULL, NULL, n, cols);
             pp_quantize(r, 0, LEANDET_UINT8, boxes, 0.05f, 128);
-            pp_quantize(r, 1, signed_scores ? LEANDET_INT8 : LEANDET_UINT8, scores, 1.0f / 256, score_zp);
+            if (float_scores)
+                tensor_set(&r->in[1], LEANDET_FLOAT32, fscores, 3, 1, n, cols, &r->none);
+            else
+                pp_quantize(r, 1, signed_scores ? LEANDET_INT8 : LEANDET_UINT8, scores, 1.0f / 256, score_zp);
             pp_quantize(r, 2, LEANDET_INT8, anchors, 0.01f, 0);
         }
         const ld_kernel *k_ref = ld_kernel_find(&ref.op);

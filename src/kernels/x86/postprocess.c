@@ -1,7 +1,7 @@
-/* TFLite_Detection_PostProcess, fast NMS with 8-bit class scores: the
+/* TFLite_Detection_PostProcess, fast NMS: the
  * per-anchor work (box decoding, each anchor's best score) is split over
- * the pool, and scores are read through a 256-entry table filled with the
- * reference's own dequantization formula. Only the anchors NMS selects get
+ * the pool, and 8-bit scores are read through a 256-entry table filled with
+ * the reference's own dequantization formula (float scores as they are). Only the anchors NMS selects get
  * their row dequantized, and NMS pops candidates from a heap until it has
  * max_detections instead of sorting them all, checking each against the
  * boxes already selected. Plain C: it is grouped with the x86 families
@@ -14,12 +14,13 @@
  * reference's stable-sort order (score down, then anchor index up), and a
  * candidate is dropped exactly when a box selected before it overlaps it
  * beyond the threshold, as the reference's forward suppression decides
- * (the IoU computed with the same argument order). Regular NMS and
- * float scores stay on the reference kernel. */
+ * (the IoU computed with the same argument order). Regular NMS, and float
+ * scores with more than one class per detection, stay on the reference. */
 #include <math.h>
 #include <string.h>
 
 #include "detect/box.h"
+#include "detect/sort.h"
 #include "kernels/ref/detection_postprocess.h"
 #include "kernels/x86/float_common.h"
 #include "kernels/x86/x86.h"
@@ -42,6 +43,8 @@ static int accepts(const ld_op_ctx *c)
     if (c->n_in != 3 || !c->in[1])
         return 0;
     const ld_tensor *t = c->in[1];
+    if (t->type == LEANDET_FLOAT32)
+        return 1;
     if ((t->type != LEANDET_UINT8 && t->type != LEANDET_INT8) || !t->quant || t->quant->count < 1)
         return 0;
     const float scale = t->quant->scale[0];
@@ -75,12 +78,15 @@ static void anchors_task(void *ctx, int task, int thread)
             for (size_t k = 1; k < n; k++)
                 m = r[k] > m ? r[k] : m;
             j->best[row] = j->lut[m];
-        } else {
+        } else if (t->type == LEANDET_INT8) {
             const int8_t *r = (const int8_t *)t->data + at;
             int8_t m = r[0];
             for (size_t k = 1; k < n; k++)
                 m = r[k] > m ? r[k] : m;
             j->best[row] = j->lut[m + 128];
+        } else { /* float, one class per detection: the reference's ArgMax */
+            const float *r = (const float *)t->data + at;
+            j->best[row] = r[ld_argmax(r, (int)n)];
         }
     }
 }
@@ -141,13 +147,14 @@ static int nms_heap(const dpp_state *s, const dpp_work *w, const float *scores, 
 static leandet_status eval(ld_op_ctx *c)
 {
     const dpp_state *s = c->state;
-    if (s->regular)
+    const ld_tensor *t = c->in[1];
+    if (s->regular || (t->type == LEANDET_FLOAT32 && s->max_classes_per_detection > 1))
         return ld_dpp_eval_ref(c);
     uint8_t *base = c->scratch;
     const dpp_work w = ld_dpp_work(c);
     dpp_job j = { .c = c, .s = s, .boxes = (float *)w.boxes, .best = (float *)(base + s->L.cand) };
-    const ld_tensor *t = c->in[1];
-    fill_lut(t, j.lut);
+    if (t->type != LEANDET_FLOAT32)
+        fill_lut(t, j.lut);
     j.parts = ld_f32_parts(c->pool, (size_t)s->num_boxes, DPP_TASK_ANCHORS, 1);
     ld_pool_run(c->pool, j.parts, anchors_task, &j);
     const int bad = ld_dpp_first_inverted(j.boxes, 0, s->num_boxes);
@@ -158,14 +165,18 @@ static leandet_status eval(ld_op_ctx *c)
     const int n_sel = nms_heap(s, &w, j.best, s->max_detections);
     const int k = s->max_classes_per_detection < s->num_classes ? s->max_classes_per_detection : s->num_classes;
     const int off = s->columns - s->num_classes;
-    float *row = (float *)(base + s->L.scores); /* sized for every score; one row is used */
+    float *buf = (float *)(base + s->L.scores); /* 8-bit: sized for every score; one row is used */
     int *class_idx = (int *)(base + s->L.class_idx);
     for (int d = 0; d < n_sel; d++) {
         const int a = w.selected[d];
         const size_t at = (size_t)a * (size_t)s->columns + (size_t)off;
-        for (int q = 0; q < s->num_classes; q++)
-            row[q] = t->type == LEANDET_UINT8 ? j.lut[((const uint8_t *)t->data)[at + (size_t)q]]
-                                              : j.lut[((const int8_t *)t->data)[at + (size_t)q] + 128];
+        const float *row = buf;
+        if (t->type == LEANDET_FLOAT32)
+            row = (const float *)t->data + at;
+        else
+            for (int q = 0; q < s->num_classes; q++)
+                buf[q] = t->type == LEANDET_UINT8 ? j.lut[((const uint8_t *)t->data)[at + (size_t)q]]
+                                                  : j.lut[((const int8_t *)t->data)[at + (size_t)q] + 128];
         ld_dpp_top_classes(row, s->num_classes, k, class_idx);
         for (int col = 0; col < k; col++)
             ld_dpp_write_detection(&o, s->max_classes_per_detection * d + col, w.boxes + 4 * (size_t)a,
