@@ -3,7 +3,8 @@
  * MUL/ADD/SUB on equal shapes and on the broadcasts detection models use
  * (scalar, leading ones, repeated rows and columns), the table-driven unary
  * ops over every input byte, and SOFTMAX on short and long rows including a
- * row whose sum overflows (both must fail alike). Each case also runs on a
+ * row whose sum overflows (both must fail alike), and QUANTIZE from float
+ * (ties, NaN, infinities, beyond the range). Each case also runs on a
  * 3-thread pool in reverse task order, which must not change a byte. */
 #include <math.h>
 #include <stdint.h>
@@ -332,6 +333,57 @@ static void sweep_softmax(void)
     }
 }
 
+/* ---- QUANTIZE float32 -> 8-bit ------------------------------------------- */
+
+/* Random floats across and beyond the output range, exact halves of the
+ * scale (round half away from zero), NaN, infinities, huge values, signed
+ * zeros and subnormals. */
+static void quantize_case(ld_dtype t, int n, float scale, int32_t zp)
+{
+    ld_op_desc op;
+    memset(&op, 0, sizeof op);
+    op.builtin = LD_OP_QUANTIZE;
+    tt a, o;
+    tt_make(&a, t, 2, (int[]){ 1, n }, 1.0f, 0); /* then made float below */
+    free(a.t.data);
+    float *x = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    static const float special[] = { NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 0.0f, -0.0f, 1e-40f, -1e-40f };
+    for (int i = 0; i < n; i++) {
+        const uint32_t kind = rnd() % 8;
+        const float k = (float)((int)(rnd() % 600) - 300);
+        if (kind == 0)
+            x[i] = special[rnd() % 9];
+        else if (kind < 3)
+            x[i] = (k + 0.5f) * scale; /* a tie, or next to one after the division */
+        else
+            x[i] = ((float)(rnd() & 0xffff) / 65536.0f - 0.5f) * 600.0f * scale;
+    }
+    a.t.type = LEANDET_FLOAT32;
+    a.t.data = x;
+    a.t.bytes = sizeof(float) * (size_t)n;
+    a.q.count = 0;
+    tt_make(&o, t, 1, (int[]){ 1 }, scale, zp);
+    tt *ins[1] = { &a };
+    char what[96];
+    snprintf(what, sizeof what, "QUANTIZE -> %s n %d scale %g zp %d", leandet_dtype_name(t), n, (double)scale,
+             (int)zp);
+    CHECK_MSG(compare(&op, ins, 1, &o, what), "%s: not accepted", what);
+    free(x);
+    free(o.t.data);
+}
+
+static void sweep_quantize(void)
+{
+    static const int lens[] = { 0, 1, 7, 8, 9, 100, 270000 };
+    for (int ti = 0; ti < 2; ti++) {
+        const ld_dtype t = ti ? LEANDET_INT8 : LEANDET_UINT8;
+        for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
+            quantize_case(t, lens[l], rnd_log(0.001f, 2.0f), rnd_zp(t));
+        quantize_case(t, 1000, 1.0f / 255, ti ? -128 : 0); /* an image input in [0, 1] */
+        quantize_case(t, 1000, 3.0e-39f, rnd_zp(t));         /* a subnormal scale */
+    }
+}
+
 int main(void)
 {
     int have = 0;
@@ -354,6 +406,7 @@ int main(void)
     binary_refusal();
     sweep_unary();
     sweep_softmax();
+    sweep_quantize();
     ld_pool_destroy(pool3);
     printf("%d cases taken by the optimized kernels\n", accepted_total);
     return ld_test_finish();

@@ -23,6 +23,7 @@ const ld_opt_kernel ld_avx2_ew8[] = {
     ENTRY(LD_OP_RELU6, lut),
     ENTRY(LD_OP_HARD_SWISH, lut),
     ENTRY(LD_OP_SOFTMAX, softmax),
+    ENTRY(LD_OP_QUANTIZE, quantize),
     LD_OPT_KERNEL_TABLE_END,
 };
 

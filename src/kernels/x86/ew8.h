@@ -1,5 +1,5 @@
-/* 8-bit elementwise kernels for AVX2 CPUs (ew8*.c): MUL/ADD/SUB, LOGISTIC
- * and SOFTMAX, byte-exact with the reference kernels.
+/* 8-bit elementwise kernels for AVX2 CPUs (ew8*.c): MUL/ADD/SUB, LOGISTIC,
+ * SOFTMAX and QUANTIZE from float, byte-exact with the reference kernels.
  *
  * Exactness comes from the reference itself: every prepare first runs the
  * reference prepare (ld_f32_ref_prepare: same checks, same errors, same
@@ -37,6 +37,10 @@ leandet_status ld_ew8_binary_eval(ld_op_ctx *c);
 int ld_ew8_lut_accepts(const ld_op_ctx *c);
 leandet_status ld_ew8_lut_prepare(ld_op_ctx *c);
 leandet_status ld_ew8_lut_eval(ld_op_ctx *c);
+
+int ld_ew8_quantize_accepts(const ld_op_ctx *c); /* float32 -> 8-bit, per tensor */
+leandet_status ld_ew8_quantize_prepare(ld_op_ctx *c);
+leandet_status ld_ew8_quantize_eval(ld_op_ctx *c);
 
 int ld_ew8_softmax_accepts(const ld_op_ctx *c);
 leandet_status ld_ew8_softmax_prepare(ld_op_ctx *c);
