@@ -41,12 +41,23 @@ void c8_dw_pack(c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, const 
 #undef WEIGHT
 }
 
-/* 16 channels from p (n of them exist there). */
-LD_C8_INLINE __m256i load16(const uint8_t *p, int n, int is_signed)
+/* pshufb indices moving the last n bytes of a vector to its front and
+ * zeroing the rest: read 16 bytes from offset 16 - n. */
+static const uint8_t tail_shift[32] = { 0,    1,    2,    3,    4,    5,    6,    7,    8,    9,    10,
+                                        11,   12,   13,   14,   15,   0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+                                        0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80 };
+
+/* 16 channels from p (n of them exist there). A short last block of a row
+ * of more than 16 channels is one load ending at its last channel (the
+ * bytes before it are the row's own), moved down: no copy per tap. */
+LD_C8_INLINE __m256i load16(const uint8_t *p, int n, int overlap, int is_signed)
 {
     __m128i b;
     if (n >= 16) {
         b = _mm_loadu_si128((const __m128i *)p);
+    } else if (overlap) {
+        b = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + n - 16)),
+                             _mm_loadu_si128((const __m128i *)(tail_shift + 16 - n)));
     } else if (n == 8) {
         b = _mm_loadl_epi64((const __m128i *)p);
     } else {
@@ -61,13 +72,14 @@ LD_C8_INLINE __m256i load16(const uint8_t *p, int n, int is_signed)
 LD_C8_INLINE void pixel(const c8_conv *s, const uint8_t *const *tp, uint8_t *out, int is_signed)
 {
     const int16_t *w = (const int16_t *)s->w;
+    const int overlap = s->in_c > 16;
     for (int base = 0; base < s->n_pad; base += 16) {
         const int n = s->in_c - base;
         __m256i acc0 = _mm256_loadu_si256((const __m256i *)(s->q.fold + base));
         __m256i acc1 = _mm256_loadu_si256((const __m256i *)(s->q.fold + base + 8));
         for (int p = 0; p < s->pairs; p++, w += 32) {
-            __m256i xa = load16(tp[2 * p] + base, n, is_signed);
-            __m256i xb = load16(tp[2 * p + 1] + base, n, is_signed);
+            __m256i xa = load16(tp[2 * p] + base, n, overlap, is_signed);
+            __m256i xb = load16(tp[2 * p + 1] + base, n, overlap, is_signed);
             acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_unpacklo_epi16(xa, xb),
                                                             _mm256_load_si256((const __m256i *)w)));
             acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_unpackhi_epi16(xa, xb),
