@@ -50,6 +50,7 @@ def parse_args():
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     p.add_argument("--runs", type=int, help="timed invokes (default 30, --quick 5)")
     p.add_argument("--warmup", type=int, help="untimed invokes before them (default 3, --quick 1)")
+    p.add_argument("--repeats", type=int, help="latency rounds, the median round kept (default 3, --quick 1)")
     p.add_argument("--quick", action="store_true",
                    help="few runs, 8 folder images, one process per load-to-first-result")
     p.add_argument("--ref", action="store_true", help="also TFLite BUILTIN_REF (slow)")
@@ -63,10 +64,11 @@ def parse_args():
     quick = a.quick
     a.runs = a.runs if a.runs is not None else (5 if quick else 30)
     a.warmup = a.warmup if a.warmup is not None else (1 if quick else 3)
+    a.repeats = a.repeats if a.repeats is not None else (1 if quick else 3)
     a.folder_limit = a.folder_limit if a.folder_limit is not None else (8 if quick else 0)
     a.first_repeats = a.first_repeats if a.first_repeats is not None else (1 if quick else 3)
-    if a.runs < 1 or a.warmup < 0 or a.folder_limit < 0 or a.first_repeats < 1:
-        p.error("--runs and --first-repeats are >= 1, --warmup and --folder-limit >= 0")
+    if a.runs < 1 or a.repeats < 1 or a.warmup < 0 or a.folder_limit < 0 or a.first_repeats < 1:
+        p.error("--runs, --repeats and --first-repeats are >= 1, --warmup and --folder-limit >= 0")
     try:
         a.threads = sorted({int(t) for t in a.threads.split(",")})
     except ValueError:
@@ -173,15 +175,31 @@ def resolver(peer):
 # Measurements
 
 def latency(a, model, raw, log):
+    """--repeats rounds, each runtime and thread count once per round in turn
+    (so a slow spell of a shared machine hits all of them); per runtime and
+    thread count the round with the median median is kept, with every
+    round's median beside it."""
+    runs, order = {}, []
+    for _ in range(a.repeats):
+        for t in a.threads:
+            cmd = [a.leandet, "bench", "--json", "--model", model, "--threads", str(t), "--runs", str(a.runs),
+                   "--warmup", str(a.warmup), "--image", a.image]
+            todo = [("leandet", cmd)]
+            for peer in peer_names(a):
+                cmd = [sys.executable, PEERS, "latency", "--model", model, "--resolver", resolver(peer),
+                       "--threads", str(t), "--runs", str(a.runs), "--warmup", str(a.warmup)]
+                todo.append((peer, cmd + (["--input", raw] if raw else [])))
+            for runtime, cmd in todo:
+                if (runtime, t) not in runs:
+                    runs[(runtime, t)] = []
+                    order.append((runtime, t))
+                runs[(runtime, t)].append(latency_row(runtime, t, Proc(cmd), log))
     rows = []
-    for t in a.threads:
-        cmd = [a.leandet, "bench", "--json", "--model", model, "--threads", str(t), "--runs", str(a.runs),
-               "--warmup", str(a.warmup), "--image", a.image]
-        rows.append(latency_row("leandet", t, Proc(cmd), log))
-        for peer in peer_names(a):
-            cmd = [sys.executable, PEERS, "latency", "--model", model, "--resolver", resolver(peer),
-                   "--threads", str(t), "--runs", str(a.runs), "--warmup", str(a.warmup)]
-            rows.append(latency_row(peer, t, Proc(cmd + (["--input", raw] if raw else [])), log))
+    for key in order:
+        good = sorted((r for r in runs[key] if "error" not in r), key=lambda r: r["median_ms"])
+        row = good[(len(good) - 1) // 2] if good else runs[key][0]
+        row["round_medians_ms"] = [r.get("median_ms") for r in runs[key]]
+        rows.append(row)
     return rows
 
 
@@ -230,7 +248,7 @@ def folder(a, model, files, detect_threads, log):
     rows = []
     for t in a.threads:
         if t == 1 or detect_threads:
-            extra = ["--threads", str(t)] if t > 1 else []
+            extra = ["--threads", str(t)]   # always: detect's default is every allowed CPU
             p = Proc([a.leandet, "detect", "--model", model, *extra, *files])
             row = {"runtime": "leandet", "threads": t, "images": len(files), "cmd": f"leandet detect --model "
                    f"{model} {' '.join(extra)} <{len(files)} files>"}
@@ -395,6 +413,7 @@ def main():
     res = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": info,
            "options": {"threads": a.threads, "runs": a.runs, "warmup": a.warmup, "image": a.image,
                        "folder": a.folder, "folder_images": len(files), "first_repeats": a.first_repeats,
+                       "repeats": a.repeats,
                        "ref": a.ref, "quick": a.quick, "argv": sys.argv[1:]},
            "models": {}}
     tables = []
