@@ -21,6 +21,7 @@ typedef struct pad_geom {
     size_t row, pre, run;           /* bytes: output row, leading padding, copied run */
     size_t es, total;               /* element size, output bytes */
     unsigned char value[8];         /* the pad element */
+    int uniform;                    /* its bytes are all equal: memset fills */
 } pad_geom;
 
 int ld_move_pad_accepts(const ld_op_ctx *c)
@@ -61,6 +62,9 @@ leandet_status ld_move_pad_prepare(ld_op_ctx *c)
     memset(&g, 0, sizeof g);
     g.es = leandet_dtype_size(c->in[0]->type);
     pad_value(c, g.es, g.value);
+    g.uniform = 1;
+    for (size_t i = 0; i < g.es; i++)
+        g.uniform &= g.value[i] == g.value[0];
     g.k = -1;
     for (int j = 0; j < in->rank; j++)
         if (pad[2 * j] || pad[2 * j + 1])
@@ -96,10 +100,9 @@ leandet_status ld_move_pad_prepare(ld_op_ctx *c)
 
 static void fill(unsigned char *dst, size_t bytes, const pad_geom *g)
 {
-    int uniform = 1;
-    for (size_t i = 0; i < g->es; i++)
-        uniform &= g->value[i] == g->value[0];
-    if (uniform) /* one repeated byte (0, 0.0f, any 8-bit value) */
+    if (bytes == 0)
+        return;
+    if (g->uniform) /* one repeated byte (0, 0.0f, any 8-bit value) */
         memset(dst, g->value[0], bytes);
     else
         ld_fill_elems(dst, bytes / g->es, g->value, g->es);
@@ -112,28 +115,37 @@ typedef struct pad_job {
     int parts;
 } pad_job;
 
-/* Output rows [r0, r1): the input row of an output row, or -1 if it is all
- * padding (an output index outside the copied box in some dim j < k). */
+/* Output rows [r0, r1), their indices in dims 0..k-1 kept as an odometer
+ * (one division per dim for the first row only: per row they cost more
+ * than a short row's copy). A row outside the copied box in some dim is
+ * all padding. */
 static void pad_rows(const pad_job *j, size_t r0, size_t r1)
 {
     const pad_geom *g = j->g;
+    int64_t idx[LD_MAX_DIMS];
+    size_t rem = r0;
+    for (int d = g->k - 1; d >= 0; d--) {
+        idx[d] = (int64_t)(rem % (size_t)g->out_d[d]);
+        rem /= (size_t)g->out_d[d];
+    }
     for (size_t r = r0; r < r1; r++) {
         unsigned char *y = j->y + r * g->row;
-        size_t rem = r, src = 0;
+        size_t src = 0;
         int inside = 1;
-        for (int d = g->k - 1; d >= 0 && inside; d--) {
-            int64_t o = (int64_t)(rem % (size_t)g->out_d[d]) - g->lo[d];
-            rem /= (size_t)g->out_d[d];
+        for (int d = 0; d < g->k && inside; d++) {
+            const int64_t o = idx[d] - g->lo[d];
             inside = o >= 0 && o < g->in_d[d];
             src += (size_t)o * g->in_row_stride[d];
         }
-        if (!inside) {
+        if (inside) {
+            fill(y, g->pre, g);
+            memcpy(y + g->pre, j->x + src * g->run, g->run);
+            fill(y + g->pre + g->run, g->row - g->pre - g->run, g);
+        } else {
             fill(y, g->row, g);
-            continue;
         }
-        fill(y, g->pre, g);
-        memcpy(y + g->pre, j->x + src * g->run, g->run);
-        fill(y + g->pre + g->run, g->row - g->pre - g->run, g);
+        for (int d = g->k - 1; d >= 0 && ++idx[d] == g->out_d[d]; d--)
+            idx[d] = 0;
     }
 }
 
