@@ -20,9 +20,10 @@ void ld_arena_plan_free(ld_arena_plan *p, ld_alloc *alloc)
 }
 
 /* A tensor exists from the op that writes it (graph inputs: from the start)
- * to the last op that reads it. Graph inputs and outputs live for the whole
- * invoke: the caller's input stays intact, outputs are read after. */
-static void lifetimes(const ld_model_desc *d, int32_t *first, int32_t *last)
+ * to the last op that reads it (or whose fused kernel reads it for a fused
+ * producer). Graph inputs and outputs live for the whole invoke: the
+ * caller's input stays intact, outputs are read after. */
+static void lifetimes(const ld_model_desc *d, const ld_plan_config *cfg, int32_t *first, int32_t *last)
 {
     for (int t = 0; t < d->n_tensors; t++)
         first[t] = last[t] = UNUSED;
@@ -36,6 +37,12 @@ static void lifetimes(const ld_model_desc *d, int32_t *first, int32_t *last)
         for (int k = 0; k < op->n_inputs; k++)
             if (op->inputs[k] >= 0)
                 last[op->inputs[k]] = i;
+    }
+    for (int i = 0; cfg && cfg->read_until && i < d->n_ops; i++) {
+        const ld_op_desc *op = &d->ops[i];
+        for (int k = 0; k < op->n_inputs; k++)
+            if (op->inputs[k] >= 0 && last[op->inputs[k]] < cfg->read_until[i])
+                last[op->inputs[k]] = cfg->read_until[i];
     }
     for (int k = 0; k < d->n_inputs; k++)
         last[d->inputs[k]] = d->n_ops;
@@ -89,7 +96,7 @@ leandet_status ld_arena_plan_build(const ld_model_desc *d, const ld_tensor *tens
     }
     int32_t *first = tmp, *last = tmp + cap, *root = tmp + 2 * cap, *glast = tmp + 3 * cap;
     int *order = (int *)(tmp + 4 * cap);
-    lifetimes(d, first, last);
+    lifetimes(d, cfg, first, last);
     leandet_status st = LEANDET_OK;
     for (int t = 0; t < n; t++) {
         if (!tensors[t].is_const && first[t] == UNUSED && last[t] != UNUSED) {

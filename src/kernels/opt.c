@@ -5,6 +5,7 @@
 #include "kernels/opt.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include "kernels/x86/float_ew.h"
 #include "kernels/x86/move.h"
 #include "kernels/x86/x86.h"
 static const ld_opt_kernel *const avx2[] = {ld_avx2_conv8, ld_avx2_float, ld_avx2_ew8, ld_avx2_move,
@@ -35,10 +36,14 @@ int ld_opt_fuse(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const
                 const char **isa)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (avx2_fma() && ld_fuse_silu(producer, consumer, alloc, kernel)) {
+    if (!avx2_fma())
+        return 0;
+    int r = ld_fuse_silu(producer, consumer, alloc, kernel);
+    if (r == 0)
+        r = ld_fuse_binary_act_f32(producer, consumer, alloc, kernel);
+    if (r > 0)
         *isa = "avx2";
-        return 1;
-    }
+    return r;
 #else
     (void)producer, (void)consumer, (void)alloc, (void)kernel, (void)isa;
 #endif

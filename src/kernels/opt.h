@@ -14,7 +14,8 @@ const ld_opt_kernel *const *ld_opt_families(void);
  * in the graph). On success the consumer's state is replaced, *kernel and
  * *isa receive the kernel that does both (its eval runs in the consumer's
  * place; its prepare is never called) and the producer must be skipped;
- * returns 1. 0: not fused, nothing changed. */
+ * returns 1. 0: not fused, nothing changed. -1: out of memory while
+ * fusing (nothing changed; the caller fails like any allocation). */
 int ld_opt_fuse(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel,
                 const char **isa);
 

@@ -214,8 +214,15 @@ static leandet_status fuse_ops(leandet_session *s, leandet_error *err)
                 continue;
             ld_op_slot *cons = &s->ops[j];
             size_t before = s->alloc.current;
-            if (ld_opt_fuse(&s->ops[i].ctx, &cons->ctx, &s->alloc, &cons->kernel, &cons->isa)) {
+            const int fused = ld_opt_fuse(&s->ops[i].ctx, &cons->ctx, &s->alloc, &cons->kernel, &cons->isa);
+            if (fused < 0) {
+                ld_free(&s->alloc, producer);
+                return ld_fail(err, s->alloc.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY,
+                               "%s: out of memory fusing ops %d and %d", s->model->path, i, j);
+            }
+            if (fused) {
                 s->ops[i].fused = 1;
+                s->ops[i].fused_into = j;
                 /* The fused state replaces the consumer's (already freed when planning). */
                 if (cons->state_released)
                     cons->state_bytes = s->alloc.current - before;
@@ -235,16 +242,20 @@ static leandet_status fuse_ops(leandet_session *s, leandet_error *err)
 static leandet_status plan(leandet_session *s, leandet_error *err)
 {
     const ld_model_desc *d = &s->model->desc;
-    uint8_t *may_alias = ld_calloc(&s->alloc, d->n_ops ? (size_t)d->n_ops : 1, 1);
-    if (!may_alias)
+    const size_t n = d->n_ops ? (size_t)d->n_ops : 1;
+    int32_t *read_until = ld_calloc(&s->alloc, n, sizeof *read_until + 1);
+    if (!read_until)
         return ld_fail(err, s->alloc.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY,
                        "%s: out of memory planning %d ops", s->model->path, d->n_ops);
-    for (int i = 0; i < d->n_ops; i++)
+    uint8_t *may_alias = (uint8_t *)(read_until + n);
+    for (int i = 0; i < d->n_ops; i++) {
         may_alias[i] = ld_op_is_reshape_like(d->ops[i].builtin) && !s->ops[i].folded &&
                        strcmp(s->ops[i].isa, "ref") == 0;
-    ld_plan_config cfg = {s->keep_all, s->opt.no_inplace, may_alias};
+        read_until[i] = s->ops[i].fused ? s->ops[i].fused_into : -1;
+    }
+    ld_plan_config cfg = {s->keep_all, s->opt.no_inplace, may_alias, read_until};
     leandet_status st = ld_arena_plan_build(d, s->tensors, &cfg, &s->alloc, s->model->path, &s->plan, err);
-    ld_free(&s->alloc, may_alias);
+    ld_free(&s->alloc, read_until);
     if (st == LEANDET_OK) {
         s->arena_bytes = s->plan.arena_bytes;
         s->naive_bytes = s->plan.naive_bytes;

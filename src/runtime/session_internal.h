@@ -14,6 +14,7 @@ typedef struct ld_op_slot {
     const char *isa;           /* "ref" or the optimized kernel's ISA */
     int folded;                /* prepare computed the outputs: no eval */
     int fused;                 /* a later op's fused kernel does this op's work: no eval */
+    int fused_into;            /* that later op (when fused) */
     size_t state_bytes;        /* what prepare allocated for this op (c->state) */
     int state_released;        /* plan only: c->state was measured, then freed */
 } ld_op_slot;

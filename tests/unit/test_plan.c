@@ -139,7 +139,7 @@ static void check_alias_rules(void)
         d.inputs = gin;
         d.outputs = gout;
         uint8_t may[4] = {0, 1, 1, 0};
-        ld_plan_config cfg = {0, 0, may};
+        ld_plan_config cfg = {0, 0, may, NULL};
         ld_alloc al;
         ld_alloc_init(&al, NULL);
         ld_arena_plan p;
@@ -155,6 +155,52 @@ static void check_alias_rules(void)
         /* Shared buffers never overlap a live neighbour: input, chain, output. */
         CHECK(p.item_of[0] != p.item_of[1] && p.item_of[4] != p.item_of[3]);
         CHECK(p.naive_bytes == 5000);
+        ld_arena_plan_free(&p, &al);
+        CHECK(al.current == 0);
+    }
+}
+
+/* A fused producer: input -> CONV -> t1 -> ADD(t1, t0) -> t2 -> CONV -> t3
+ * -> RELU -> t4, the ADD done by the RELU's fused kernel (read_until[1] =
+ * 3). The ADD's inputs must stay live until op 3, so t3 and t4 (born
+ * later) may not take their bytes; without read_until t1 dies at op 1. */
+static void check_read_until(void)
+{
+    for (int fused = 0; fused < 2; fused++) {
+        ld_tensor t[5];
+        memset(t, 0, sizeof t);
+        for (int i = 0; i < 5; i++)
+            t[i].bytes = 1000;
+        int32_t i0[] = {0}, o0[] = {1}, i1[] = {1, 0}, o1[] = {2}, i2[] = {2}, o2[] = {3}, i3[] = {3}, o3[] = {4};
+        ld_op_desc ops[4];
+        memset(ops, 0, sizeof ops);
+        ops[0] = (ld_op_desc){.builtin = LD_OP_CONV_2D, .n_inputs = 1, .n_outputs = 1, .inputs = i0, .outputs = o0};
+        ops[1] = (ld_op_desc){.builtin = LD_OP_ADD, .n_inputs = 2, .n_outputs = 1, .inputs = i1, .outputs = o1};
+        ops[2] = (ld_op_desc){.builtin = LD_OP_CONV_2D, .n_inputs = 1, .n_outputs = 1, .inputs = i2, .outputs = o2};
+        ops[3] = (ld_op_desc){.builtin = LD_OP_RELU, .n_inputs = 1, .n_outputs = 1, .inputs = i3, .outputs = o3};
+        int32_t gin[] = {0}, gout[] = {4};
+        ld_model_desc d;
+        memset(&d, 0, sizeof d);
+        d.n_tensors = 5;
+        d.n_ops = 4;
+        d.ops = ops;
+        d.n_inputs = d.n_outputs = 1;
+        d.inputs = gin;
+        d.outputs = gout;
+        int32_t until[4] = {-1, 3, -1, -1};
+        ld_plan_config cfg = {0, 0, NULL, fused ? until : NULL};
+        ld_alloc al;
+        ld_alloc_init(&al, NULL);
+        ld_arena_plan p;
+        leandet_error err = {0};
+        CHECK_MSG(ld_arena_plan_build(&d, t, &cfg, &al, "synthetic", &p, &err) == LEANDET_OK, "%s", err.message);
+        const ld_plan_item *t1 = &p.items[p.item_of[1]];
+        CHECK(t1->last == (fused ? 3 : 1));
+        for (int k = 3; fused && k <= 4; k++) {
+            const ld_plan_item *later = &p.items[p.item_of[k]];
+            CHECK_MSG(later->offset + later->size <= t1->offset || t1->offset + t1->size <= later->offset,
+                      "t%d overlaps the fused ADD's input t1", k);
+        }
         ld_arena_plan_free(&p, &al);
         CHECK(al.current == 0);
     }
@@ -427,6 +473,7 @@ static void check_flat_rss(void)
 int main(void)
 {
     check_alias_rules();
+    check_read_until();
     for (int i = 0; i < N_MODELS; i++)
         check_alias(models[i]);
     check_release("ssd_mobilenet_v1_coco_quant.tflite");

@@ -11,6 +11,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "kernels/quant.h"
 #include "kernels/ref/elementwise_common.h"
@@ -283,4 +284,65 @@ leandet_status ld_f32_binary_eval(ld_op_ctx *c)
     j.parts = parts; /* each task takes a run of (row, piece) units */
     ld_pool_run(c->pool, j.parts, binary_task, &j);
     return LEANDET_OK;
+}
+
+/* ---- ADD/SUB followed by RELU/RELU6, as one op ---------------------------- */
+
+/* BlazeFace and palm blocks end in ADD then RELU: the pair is the ADD with
+ * the activation fused (one pass, the sum never stored). The fused kernel
+ * runs at the RELU's place and reads the ADD's inputs there; the session
+ * keeps them live until then (ld_plan_config.read_until). Same values as
+ * the pair: the clamp of the sum to the activation's range. */
+typedef struct binary_act_f32 {
+    binary_f32 bin;        /* the ADD's plan, its activation replaced */
+    ld_tensor *in[2];      /* the ADD's inputs (session tensors) */
+} binary_act_f32;
+
+static leandet_status binary_act_eval(ld_op_ctx *c)
+{
+    binary_act_f32 *s = c->state;
+    ld_op_ctx f = *c;
+    f.in = s->in;
+    f.n_in = 2;
+    f.state = &s->bin;
+    return ld_f32_binary_eval(&f);
+}
+
+static const ld_kernel binary_act_kernel = { LD_OP_ADD, NULL, NULL, binary_act_eval };
+
+int ld_fuse_binary_act_f32(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel)
+{
+    const int b = prod->op->builtin, a = cons->op->builtin;
+    if ((b != LD_OP_ADD && b != LD_OP_SUB) || (a != LD_OP_RELU && a != LD_OP_RELU6) || prod->n_in != 2 ||
+        prod->n_out != 1 || cons->n_in != 1 || cons->n_out != 1 || cons->in[0] != prod->out[0] ||
+        prod->op->params.arith.act != LD_ACT_NONE || !ld_f32_binary_accepts(prod) || !ld_f32_is(cons->out[0]))
+        return 0;
+    const ld_shape *x = &prod->out[0]->shape, *y = &cons->out[0]->shape;
+    if (x->rank != y->rank || memcmp(x->d, y->d, sizeof x->d[0] * (size_t)x->rank) != 0)
+        return 0;
+    binary_act_f32 *s = ld_malloc(alloc, sizeof *s);
+    if (!s)
+        return -1;
+    ld_op_desc op = *prod->op; /* prepare reads only the activation of it later */
+    op.params.arith.act = a == LD_OP_RELU ? LD_ACT_RELU : LD_ACT_RELU6;
+    leandet_error err; /* a refused prepare only means: no fusion */
+    ld_op_ctx p = *prod;
+    p.op = &op;
+    p.alloc = alloc;
+    p.err = &err;
+    p.state = NULL;
+    const leandet_status st = ld_f32_binary_prepare(&p);
+    if (st != LEANDET_OK) {
+        ld_free(alloc, p.state);
+        ld_free(alloc, s);
+        return st == LEANDET_ERR_NO_MEMORY ? -1 : 0;
+    }
+    s->bin = *(const binary_f32 *)p.state;
+    ld_free(alloc, p.state);
+    s->in[0] = prod->in[0];
+    s->in[1] = prod->in[1];
+    ld_free(alloc, cons->state);
+    cons->state = s;
+    *kernel = &binary_act_kernel;
+    return 1;
 }

@@ -97,15 +97,16 @@ static int fuse8(ld_op_ctx *prod, ld_op_ctx *cons, int xi, ld_alloc *alloc)
         return 0;
     silu8 *s = ld_malloc(alloc, sizeof *s);
     if (!s)
-        return 0;
+        return -1;
     uint8_t sig[256];
     leandet_error err; /* a refused probe only means: no fusion */
     ld_op_ctx p = *prod, q = *cons;
     p.alloc = q.alloc = alloc;
     p.err = q.err = &err;
-    if (ld_ew8_probe_lut(&p, sig) != LEANDET_OK || !probe_mul(&q, xi, sig, s->lut)) {
+    const leandet_status ps = ld_ew8_probe_lut(&p, sig);
+    if (ps != LEANDET_OK || !probe_mul(&q, xi, sig, s->lut)) {
         ld_free(alloc, s);
-        return 0;
+        return ps == LEANDET_ERR_NO_MEMORY ? -1 : 0;
     }
     s->xi = xi;
     ld_free(alloc, cons->state);
@@ -157,7 +158,7 @@ static int fuse_f32(ld_op_ctx *prod, ld_op_ctx *cons, int xi, ld_alloc *alloc)
         return 0;
     silu_f32 *s = ld_malloc(alloc, sizeof *s);
     if (!s)
-        return 0;
+        return -1;
     s->logistic = ld_f32_has_avx512() ? ld_f32_logistic_avx512 : ld_f32_logistic_avx2;
     s->xi = xi;
     ld_free(alloc, cons->state);
@@ -178,13 +179,8 @@ int ld_fuse_silu(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_ker
     if (xi < 0 || x->is_const || !same_shape(&x->shape, &cons->out[0]->shape) ||
         !same_shape(&sig->shape, &x->shape))
         return 0;
-    if (x->type == LEANDET_FLOAT32 && fuse_f32(prod, cons, xi, alloc)) {
-        *kernel = &silu_f32_kernel;
-        return 1;
-    }
-    if (x->type != LEANDET_FLOAT32 && fuse8(prod, cons, xi, alloc)) {
-        *kernel = &silu8_kernel;
-        return 1;
-    }
-    return 0;
+    const int r = x->type == LEANDET_FLOAT32 ? fuse_f32(prod, cons, xi, alloc) : fuse8(prod, cons, xi, alloc);
+    if (r > 0)
+        *kernel = x->type == LEANDET_FLOAT32 ? &silu_f32_kernel : &silu8_kernel;
+    return r;
 }

@@ -41,6 +41,6 @@ leandet_status ld_resize_f32_eval(ld_op_ctx *c);
  * receives the fused kernel that computes the MUL from x alone, and the
  * producer need not run any more; returns 1. Returns 0 (nothing changed)
  * when the pair does not match or the fused kernel does not handle it. */
-int ld_fuse_silu(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel);
+int ld_fuse_silu(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel); /* as ld_opt_fuse */
 
 #endif
