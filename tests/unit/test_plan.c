@@ -111,6 +111,20 @@ static void check_alias(const char *file)
     leandet_model_close(m);
 }
 
+/* Four ops over five 1000-byte tensors, tensor 0 in, tensor 4 out. */
+static ld_model_desc chain_graph(ld_op_desc *ops, int32_t *gin, int32_t *gout)
+{
+    ld_model_desc d;
+    memset(&d, 0, sizeof d);
+    d.n_tensors = 5;
+    d.n_ops = 4;
+    d.ops = ops;
+    d.n_inputs = d.n_outputs = 1;
+    d.inputs = gin;
+    d.outputs = gout;
+    return d;
+}
+
 /* A synthetic graph: input -> CONV -> t1 -> RESHAPE -> t2 -> RESHAPE -> t3
  * -> ADD(t3, t1?) -> t4 (output). When t1 is read again by the ADD it does
  * not die at the first reshape, so only the second one may alias. */
@@ -130,14 +144,7 @@ static void check_alias_rules(void)
         ops[3] = (ld_op_desc){.builtin = LD_OP_ADD, .n_inputs = reuse ? 2 : 1, .n_outputs = 1, .inputs = i3,
                               .outputs = o3};
         int32_t gin[] = {0}, gout[] = {4};
-        ld_model_desc d;
-        memset(&d, 0, sizeof d);
-        d.n_tensors = 5;
-        d.n_ops = 4;
-        d.ops = ops;
-        d.n_inputs = d.n_outputs = 1;
-        d.inputs = gin;
-        d.outputs = gout;
+        ld_model_desc d = chain_graph(ops, gin, gout);
         uint8_t may[4] = {0, 1, 1, 0};
         ld_plan_config cfg = {0, 0, may, NULL};
         ld_alloc al;
@@ -179,14 +186,7 @@ static void check_read_until(void)
         ops[2] = (ld_op_desc){.builtin = LD_OP_CONV_2D, .n_inputs = 1, .n_outputs = 1, .inputs = i2, .outputs = o2};
         ops[3] = (ld_op_desc){.builtin = LD_OP_RELU, .n_inputs = 1, .n_outputs = 1, .inputs = i3, .outputs = o3};
         int32_t gin[] = {0}, gout[] = {4};
-        ld_model_desc d;
-        memset(&d, 0, sizeof d);
-        d.n_tensors = 5;
-        d.n_ops = 4;
-        d.ops = ops;
-        d.n_inputs = d.n_outputs = 1;
-        d.inputs = gin;
-        d.outputs = gout;
+        ld_model_desc d = chain_graph(ops, gin, gout);
         int32_t until[4] = {-1, 3, -1, -1};
         ld_plan_config cfg = {0, 0, NULL, fused ? until : NULL};
         ld_alloc al;
