@@ -29,7 +29,8 @@ typedef struct ld_plan_config {
     int no_alias;             /* reshape-like ops copy instead of sharing their input's bytes */
     const uint8_t *may_alias; /* per op: 1 if output 0 may share input 0's bytes (kernel skips the copy) */
     const int32_t *read_until; /* per op, or NULL: > i when op i's work is done by the fused kernel of
-                                  that later op, which reads op i's inputs then: they live until it */
+                                  that later op, which reads op i's inputs then: they live until it,
+                                  and op i's outputs (never written) get no bytes */
 } ld_plan_config;
 
 /* Plan the arena of `tensors` (one per model tensor, shaped, t->bytes set,
