@@ -36,13 +36,13 @@ static int reserve(size_t *end, size_t count, size_t elem, size_t *at)
     return 1;
 }
 
-static int plan_scratch(dpp_state *s, int quantized_scores)
+int ld_dpp_plan_scratch(dpp_state *s, size_t score_rows)
 {
     size_t n = (size_t)s->num_boxes, e = 0;
     size_t n_info = 2 * (size_t)s->max_detections;
     dpp_layout *L = &s->L;
     int ok = reserve(&e, n * 4, sizeof(float), &L->boxes) &&
-             reserve(&e, quantized_scores ? n * (size_t)s->columns : 0, sizeof(float), &L->scores) &&
+             reserve(&e, score_rows * (size_t)s->columns, sizeof(float), &L->scores) &&
              reserve(&e, n, sizeof(float), &L->cand) && reserve(&e, n, sizeof(int), &L->keep_idx) &&
              reserve(&e, n, sizeof(float), &L->keep_scores) && reserve(&e, n, sizeof(int), &L->order) &&
              reserve(&e, n, sizeof(int), &L->tmp) &&
@@ -169,7 +169,7 @@ leandet_status ld_dpp_prepare(ld_op_ctx *c)
     memset(&s, 0, sizeof s);
     if ((st = parse_options(c, &s)) || (st = check_shapes(c, &s)))
         return st;
-    if (!plan_scratch(&s, c->in[1]->type != LEANDET_FLOAT32))
+    if (!ld_dpp_plan_scratch(&s, c->in[1]->type != LEANDET_FLOAT32 ? (size_t)s.num_boxes : 0))
         return ld_op_fail(c, LEANDET_ERR_MODEL, "working memory size overflows");
 
     const int32_t m = s.max_detections * s.max_classes_per_detection;

@@ -35,6 +35,9 @@ typedef struct dpp_out {
 
 /* Options, shapes and the scratch layout; c->state gets a dpp_state. */
 leandet_status ld_dpp_prepare(ld_op_ctx *c);
+/* The scratch layout with room for score_rows dequantized rows of scores
+ * (the reference: every row of 8-bit scores); 0 on overflow. */
+int ld_dpp_plan_scratch(dpp_state *s, size_t score_rows);
 /* The reference eval, for cases the optimized kernel leaves to it. */
 leandet_status ld_dpp_eval_ref(ld_op_ctx *c);
 /* Boxes i0..i1-1 decoded against their anchors (ymin, xmin, ymax, xmax). */

@@ -51,6 +51,20 @@ static int accepts(const ld_op_ctx *c)
     return isfinite(scale) && scale > 0.0f;
 }
 
+/* The reference's prepare; where this kernel runs the op itself (fast
+ * NMS), scratch for one dequantized row instead of every row. */
+static leandet_status prepare(ld_op_ctx *c)
+{
+    leandet_status st = ld_dpp_prepare(c);
+    if (st != LEANDET_OK)
+        return st;
+    dpp_state *s = c->state;
+    const int quantized = c->in[1]->type != LEANDET_FLOAT32;
+    if (!s->regular && (quantized || s->max_classes_per_detection == 1) && ld_dpp_plan_scratch(s, quantized ? 1 : 0))
+        c->scratch_bytes = s->L.total;
+    return LEANDET_OK;
+}
+
 static void fill_lut(const ld_tensor *t, float *lut)
 {
     const double scale = t->quant->scale[0];
@@ -165,7 +179,7 @@ static leandet_status eval(ld_op_ctx *c)
     const int n_sel = nms_heap(s, &w, j.best, s->max_detections);
     const int k = s->max_classes_per_detection < s->num_classes ? s->max_classes_per_detection : s->num_classes;
     const int off = s->columns - s->num_classes;
-    float *buf = (float *)(base + s->L.scores); /* 8-bit: sized for every score; one row is used */
+    float *buf = (float *)(base + s->L.scores); /* 8-bit: one row (prepare) */
     int *class_idx = (int *)(base + s->L.class_idx);
     for (int d = 0; d < n_sel; d++) {
         const int a = w.selected[d];
@@ -187,6 +201,6 @@ static leandet_status eval(ld_op_ctx *c)
 }
 
 const ld_opt_kernel ld_avx2_postprocess[] = {
-    { { LD_OP_CUSTOM, "TFLite_Detection_PostProcess", ld_dpp_prepare, eval }, accepts, "avx2" },
+    { { LD_OP_CUSTOM, "TFLite_Detection_PostProcess", prepare, eval }, accepts, "avx2" },
     LD_OPT_KERNEL_TABLE_END,
 };
