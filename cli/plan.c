@@ -37,8 +37,8 @@ static const char usage[] =
     "several images at once, as 'leandet detect' runs many inputs:\n"
     "  --batch N|auto       N sessions in flight sharing the model, as 'detect --batch N' (auto:\n"
     "                       the most, up to --threads, that fit --max-memory); with --prefetch N\n"
-    "                       (default 2) and --fast-decode as detect. --image counts the largest\n"
-    "                       image each decode worker may hold\n"
+    "                       (default 2) and --fast-decode as detect. Give the --image files: the\n"
+    "                       decode buffers are sized for the largest (without: 4096x4096 each)\n"
     "  --graph-batch N|auto inputs per invoke of one session (dimension 0 of the model inputs,\n"
     "                       the C API's leandet_session_options.batch), where every op takes it\n"
     "  --json               one JSON object: {\"model\",\"total_bytes\",\"categories\":{...},\n"
@@ -318,7 +318,19 @@ static void print_ops(const model_plan *m)
     }
 }
 
-static void print_verdict(const leandet_plan_report *r)
+/* The library's "would fit" names --batch; a graph-batch plan means --graph-batch. */
+static void name_graph_batch(char *fit, size_t cap)
+{
+    static const char from[] = "; --batch ", to[] = "; --graph-batch ";
+    char *at = strstr(fit, from);
+    size_t len = strlen(fit), grow = sizeof to - sizeof from;
+    if (!at || len + grow + 1 > cap)
+        return;
+    memmove(at + sizeof to - 1, at + sizeof from - 1, len - (size_t)(at - fit) - (sizeof from - 1) + 1);
+    memcpy(at, to, sizeof to - 1);
+}
+
+static void print_verdict(const leandet_plan_report *r, int graph_batch)
 {
     char a[32], b[32], fit[400];
     if (!r->max_memory) {
@@ -328,6 +340,8 @@ static void print_verdict(const leandet_plan_report *r)
                ld_fmt_bytes(r->max_memory - r->total_bytes, b, sizeof b));
     } else {
         ld_fmt_would_fit(r, 1, fit, sizeof fit);
+        if (graph_batch)
+            name_graph_batch(fit, sizeof fit);
         printf("budget: %s: does NOT fit, over by %s\n%s\n", ld_fmt_bytes(r->max_memory, a, sizeof a),
                ld_fmt_bytes(r->total_bytes - r->max_memory, b, sizeof b), fit);
     }
@@ -368,7 +382,7 @@ static void print_human(const model_plan *m, const plan_opts *o, const char *ima
                op_name(&m->model->desc.ops[r->peak_step], name, sizeof name),
                ld_fmt_bytes(r->peak_live_bytes, a, sizeof a));
     print_ops(m);
-    print_verdict(r);
+    print_verdict(r, !m->sessions);
 }
 
 static void json_report(const model_plan *m, int with_ops)

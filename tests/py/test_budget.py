@@ -185,6 +185,11 @@ def test_graph_batch_auto():
     assert proc.returncode == 1 and "RESHAPE" in proc.stderr, describe(proc)
     proc = run_leandet("plan", model_path(SSD), "--graph-batch", "2", "--batch", "2")
     assert proc.returncode == 2, describe(proc)
+    # a graph batch that does not fit suggests a smaller graph batch, by its own flag
+    proc = run_leandet("plan", model_path(FLOAT_MODEL), "--graph-batch", "8", "--max-memory",
+                       (one["total_bytes"] * 3) // 2)
+    assert proc.returncode == 3 and "--graph-batch " in proc.stdout and "; --batch " not in proc.stdout, \
+        describe(proc)
 
 
 def test_plan_batch_is_detects(peak_tool, tmp_path):
