@@ -12,9 +12,9 @@
  * activations;
  * SiLU on every 8-bit input byte for random quantizations and on random
  * floats, plus pairs that must not fuse. Each case also runs on a 3-thread
- * pool in reverse task order, which must not change a byte. Finally a real
- * model (yolov8n, int8) gives the same output bytes with and without its
- * SiLU pairs fused. */
+ * pool in reverse task order, which must not change a byte. Finally real
+ * models give the same output bytes with and without their pairs fused:
+ * yolov8n (int8 SiLU), BlazeFace (ADD+RELU), palm (ADD+PRELU). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -407,8 +407,9 @@ static void silu_refusals(void)
 
 /* ---- a real model: fused vs unfused ------------------------------------------
  * keep_all_tensors turns fusion off and keeps every other kernel choice, so
- * the two sessions differ only by the fused SiLU pairs (and the 8-bit ones
- * must not change a byte; the reference backend is left to the oracle tests,
+ * the two sessions differ only by the fused pairs: SiLU (yolov8n, int8),
+ * ADD+RELU (BlazeFace), ADD+PRELU (palm), none of which may change a byte
+ * (the fused passes do the pairs' float operations in the same order; the reference backend is left to the oracle tests,
  * being slow under the sanitizers). */
 
 static void model_outputs(const char *file)
@@ -433,11 +434,14 @@ static void model_outputs(const char *file)
         CHECK_MSG(fused > 0, "%s: no op fused", file);
         for (int i = 0; i < s[1]->model->desc.n_ops; i++)
             CHECK(!s[1]->ops[i].fused);
+        const int is_float = s[0]->tensors[s[0]->model->desc.inputs[0]].type == LEANDET_FLOAT32;
         for (int b = 0; b < 2; b++) {
             size_t bytes = 0;
             uint8_t *in = leandet_session_input(s[b], 0, &bytes);
             for (size_t i = 0; i < bytes; i++)
                 in[i] = (uint8_t)(i * 2654435761u >> 13);
+            for (size_t i = 0; is_float && i < bytes / sizeof(float); i++) /* an image in [-1, 1) */
+                ((float *)in)[i] = (float)((i * 2654435761u >> 13) & 0xff) / 128.0f - 1.0f;
             CHECK(leandet_session_invoke(s[b], &err) == LEANDET_OK);
         }
         for (int k = 0; k < leandet_model_num_outputs(m); k++) {
@@ -478,6 +482,8 @@ int main(void)
     sweep_silu();
     silu_refusals();
     model_outputs("yolov8n_full_integer_quant.tflite");
+    model_outputs("face_detection_short_range.tflite");
+    model_outputs("palm_detection_lite.tflite");
     ld_pool_destroy(pool3);
     printf("%d cases taken by the optimized kernels\n", accepted_total);
     return ld_test_finish();

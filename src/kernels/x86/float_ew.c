@@ -310,9 +310,13 @@ static leandet_status binary_act_eval(ld_op_ctx *c)
 
 static const ld_kernel binary_act_kernel = { LD_OP_ADD, NULL, NULL, binary_act_eval };
 
+static int fuse_add_prelu(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel);
+
 int ld_fuse_binary_act_f32(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel)
 {
     const int b = prod->op->builtin, a = cons->op->builtin;
+    if (a == LD_OP_PRELU)
+        return fuse_add_prelu(prod, cons, alloc, kernel);
     if ((b != LD_OP_ADD && b != LD_OP_SUB) || (a != LD_OP_RELU && a != LD_OP_RELU6) || prod->n_in != 2 ||
         prod->n_out != 1 || cons->n_in != 1 || cons->n_out != 1 || cons->in[0] != prod->out[0] ||
         prod->op->params.arith.act != LD_ACT_NONE || !ld_f32_binary_accepts(prod) || !ld_f32_is(cons->out[0]))
@@ -344,5 +348,100 @@ int ld_fuse_binary_act_f32(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, co
     ld_free(alloc, cons->state);
     cons->state = s;
     *kernel = &binary_act_kernel;
+    return 1;
+}
+
+/* ---- ADD followed by PRELU with per-channel alpha, as one op --------------- */
+
+/* Palm-detection blocks end in ADD then PRELU. Fused for the common form:
+ * the ADD's operands have the output's shape and alpha is a constant over
+ * the last dimension (C values, leading dims 1). One pass: s = a + b, then
+ * s >= 0 ? s : s * alpha[c], the same float operations as the pair. */
+typedef struct add_prelu_f32 {
+    const ld_tensor *a, *b;
+    const float *alpha;
+    size_t rows, channels;
+    int parts;
+} add_prelu_f32;
+
+LD_AVX2 static void add_prelu_rows(const add_prelu_f32 *s, size_t r0, size_t r1, float *o)
+{
+    const size_t c = s->channels;
+    const float *a = s->a->data, *b = s->b->data;
+    const __m256 zero = _mm256_setzero_ps();
+    for (size_t r = r0; r < r1; r++) {
+        const size_t base = r * c;
+        size_t i = 0;
+        for (; i + 8 <= c; i += 8) {
+            const __m256 v = _mm256_add_ps(_mm256_loadu_ps(a + base + i), _mm256_loadu_ps(b + base + i));
+            const __m256 neg = _mm256_mul_ps(v, _mm256_loadu_ps(s->alpha + i));
+            _mm256_storeu_ps(o + base + i, _mm256_blendv_ps(neg, v, _mm256_cmp_ps(v, zero, _CMP_GE_OQ)));
+        }
+        for (; i < c; i++) {
+            const float v = a[base + i] + b[base + i];
+            o[base + i] = v >= 0.0f ? v : v * s->alpha[i];
+        }
+    }
+}
+
+typedef struct add_prelu_job {
+    const add_prelu_f32 *s;
+    float *o;
+    int parts;
+} add_prelu_job;
+
+static void add_prelu_task(void *ctx, int task, int thread)
+{
+    (void)thread;
+    const add_prelu_job *j = ctx;
+    size_t r0, r1;
+    ld_f32_part(j->s->rows, j->parts, task, &r0, &r1);
+    add_prelu_rows(j->s, r0, r1, j->o);
+}
+
+static leandet_status add_prelu_eval(ld_op_ctx *c)
+{
+    const add_prelu_f32 *s = c->state;
+    add_prelu_job j = { s, c->out[0]->data, 1 };
+    j.parts = ld_f32_parts(c->pool, s->rows * s->channels, PARALLEL_MIN, 2);
+    if ((size_t)j.parts > s->rows)
+        j.parts = s->rows ? (int)s->rows : 1;
+    ld_pool_run(c->pool, j.parts, add_prelu_task, &j);
+    return LEANDET_OK;
+}
+
+static const ld_kernel add_prelu_kernel = { LD_OP_PRELU, NULL, NULL, add_prelu_eval };
+
+static int same_dims(const ld_shape *x, const ld_shape *y)
+{
+    return x->rank == y->rank && memcmp(x->d, y->d, sizeof x->d[0] * (size_t)x->rank) == 0;
+}
+
+static int fuse_add_prelu(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel)
+{
+    if (prod->op->builtin != LD_OP_ADD || cons->op->builtin != LD_OP_PRELU || prod->n_in != 2 || prod->n_out != 1 ||
+        cons->n_in != 2 || cons->n_out != 1 || cons->in[0] != prod->out[0] || !cons->in[1] ||
+        prod->op->params.arith.act != LD_ACT_NONE || !ld_f32_binary_accepts(prod) || !ld_f32_is(cons->out[0]))
+        return 0;
+    const ld_shape *y = &cons->out[0]->shape;
+    const ld_tensor *alpha = cons->in[1];
+    if (y->rank < 1 || !same_dims(&prod->in[0]->shape, y) || !same_dims(&prod->in[1]->shape, y) ||
+        !same_dims(&prod->out[0]->shape, y) || !ld_f32_is_const(alpha))
+        return 0;
+    const size_t channels = (size_t)y->d[y->rank - 1];
+    if (channels == 0 || ld_shape_count(&alpha->shape) != channels || alpha->shape.rank < 1 ||
+        (size_t)alpha->shape.d[alpha->shape.rank - 1] != channels)
+        return 0;
+    add_prelu_f32 *s = ld_malloc(alloc, sizeof *s);
+    if (!s)
+        return -1;
+    s->a = prod->in[0];
+    s->b = prod->in[1];
+    s->alpha = alpha->data;
+    s->channels = channels;
+    s->rows = ld_shape_count(y) / channels;
+    ld_free(alloc, cons->state);
+    cons->state = s;
+    *kernel = &add_prelu_kernel;
     return 1;
 }
