@@ -29,6 +29,16 @@ size_t leandet_dtype_size(leandet_dtype t)
     return 0;
 }
 
+int ld_shape_equal(const ld_shape *a, const ld_shape *b)
+{
+    if (a->rank != b->rank)
+        return 0;
+    for (int k = 0; k < a->rank; k++)
+        if (a->d[k] != b->d[k])
+            return 0;
+    return 1;
+}
+
 size_t ld_shape_count(const ld_shape *s)
 {
     size_t n = 1;

@@ -41,6 +41,8 @@ int ld_opt_fuse(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const
     int r = ld_fuse_silu(producer, consumer, alloc, kernel);
     if (r == 0)
         r = ld_fuse_binary_act_f32(producer, consumer, alloc, kernel);
+    if (r == 0)
+        r = ld_fuse_add_prelu_f32(producer, consumer, alloc, kernel);
     if (r > 0)
         *isa = "avx2";
     return r;

@@ -190,5 +190,7 @@ void ld_model_desc_free(ld_model_desc *m, ld_alloc *alloc);
 /* Element count of a shape (1 for rank 0); 0 if any dim is 0. Callers rely on
  * the reader having rejected shapes whose byte size overflows size_t. */
 size_t ld_shape_count(const ld_shape *s);
+/* Same rank and dims. */
+int ld_shape_equal(const ld_shape *a, const ld_shape *b);
 
 #endif

@@ -214,7 +214,7 @@ static leandet_status prelu_prepare(ld_op_ctx *c)
     if (st != LEANDET_OK)
         return st;
     const ld_shape *in = &c->in[0]->shape;
-    if (out.rank != in->rank || memcmp(out.d, in->d, (size_t)in->rank * sizeof in->d[0]) != 0)
+    if (!ld_shape_equal(&out, in))
         return ld_op_fail(c, LEANDET_ERR_MODEL, "alpha would broadcast the output beyond the input shape");
     c->out[0]->shape = out;
     if (c->in[0]->type == LEANDET_FLOAT32)

@@ -11,7 +11,6 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "kernels/quant.h"
 #include "kernels/ref/elementwise_common.h"
@@ -310,19 +309,14 @@ static leandet_status binary_act_eval(ld_op_ctx *c)
 
 static const ld_kernel binary_act_kernel = { LD_OP_ADD, NULL, NULL, binary_act_eval };
 
-static int fuse_add_prelu(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel);
-
 int ld_fuse_binary_act_f32(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel)
 {
     const int b = prod->op->builtin, a = cons->op->builtin;
-    if (a == LD_OP_PRELU)
-        return fuse_add_prelu(prod, cons, alloc, kernel);
     if ((b != LD_OP_ADD && b != LD_OP_SUB) || (a != LD_OP_RELU && a != LD_OP_RELU6) || prod->n_in != 2 ||
         prod->n_out != 1 || cons->n_in != 1 || cons->n_out != 1 || cons->in[0] != prod->out[0] ||
         prod->op->params.arith.act != LD_ACT_NONE || !ld_f32_binary_accepts(prod) || !ld_f32_is(cons->out[0]))
         return 0;
-    const ld_shape *x = &prod->out[0]->shape, *y = &cons->out[0]->shape;
-    if (x->rank != y->rank || memcmp(x->d, y->d, sizeof x->d[0] * (size_t)x->rank) != 0)
+    if (!ld_shape_equal(&prod->out[0]->shape, &cons->out[0]->shape))
         return 0;
     binary_act_f32 *s = ld_malloc(alloc, sizeof *s);
     if (!s)
@@ -361,7 +355,6 @@ typedef struct add_prelu_f32 {
     const ld_tensor *a, *b;
     const float *alpha;
     size_t rows, channels;
-    int parts;
 } add_prelu_f32;
 
 LD_AVX2 static void add_prelu_rows(const add_prelu_f32 *s, size_t r0, size_t r1, float *o)
@@ -412,12 +405,7 @@ static leandet_status add_prelu_eval(ld_op_ctx *c)
 
 static const ld_kernel add_prelu_kernel = { LD_OP_PRELU, NULL, NULL, add_prelu_eval };
 
-static int same_dims(const ld_shape *x, const ld_shape *y)
-{
-    return x->rank == y->rank && memcmp(x->d, y->d, sizeof x->d[0] * (size_t)x->rank) == 0;
-}
-
-static int fuse_add_prelu(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel)
+int ld_fuse_add_prelu_f32(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel)
 {
     if (prod->op->builtin != LD_OP_ADD || cons->op->builtin != LD_OP_PRELU || prod->n_in != 2 || prod->n_out != 1 ||
         cons->n_in != 2 || cons->n_out != 1 || cons->in[0] != prod->out[0] || !cons->in[1] ||
@@ -425,8 +413,8 @@ static int fuse_add_prelu(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, con
         return 0;
     const ld_shape *y = &cons->out[0]->shape;
     const ld_tensor *alpha = cons->in[1];
-    if (y->rank < 1 || !same_dims(&prod->in[0]->shape, y) || !same_dims(&prod->in[1]->shape, y) ||
-        !same_dims(&prod->out[0]->shape, y) || !ld_f32_is_const(alpha))
+    if (y->rank < 1 || !ld_shape_equal(&prod->in[0]->shape, y) || !ld_shape_equal(&prod->in[1]->shape, y) ||
+        !ld_shape_equal(&prod->out[0]->shape, y) || !ld_f32_is_const(alpha))
         return 0;
     const size_t channels = (size_t)y->d[y->rank - 1];
     if (channels == 0 || ld_shape_count(&alpha->shape) != channels || alpha->shape.rank < 1 ||

@@ -11,10 +11,11 @@
 void ld_f32_logistic_avx2(const float *x, float *y, size_t n);
 void ld_f32_logistic_avx512(const float *x, float *y, size_t n);
 
-/* Producer ADD/SUB (float, no fused activation) read only by a RELU/RELU6,
- * or ADD read only by a PRELU with per-channel constant alpha: the
- * consumer's kernel becomes one pass doing both (*kernel, its state in
- * cons->state from alloc). 1 if fused, 0 if not, -1 out of memory. */
+/* Float pairs run as one pass at the consumer's place (*kernel, its state
+ * in cons->state from alloc), as ld_opt_fuse: 1 fused, 0 not, -1 out of
+ * memory. ADD/SUB without a fused activation read only by a RELU/RELU6: */
 int ld_fuse_binary_act_f32(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel);
+/* ADD read only by a PRELU whose alpha is constant over the last dim: */
+int ld_fuse_add_prelu_f32(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel);
 
 #endif

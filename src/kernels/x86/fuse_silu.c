@@ -28,16 +28,6 @@ typedef struct silu_f32 {
     int xi;
 } silu_f32;
 
-static int same_shape(const ld_shape *a, const ld_shape *b)
-{
-    if (a->rank != b->rank)
-        return 0;
-    for (int k = 0; k < a->rank; k++)
-        if (a->d[k] != b->d[k])
-            return 0;
-    return 1;
-}
-
 static int per_tensor8(const ld_tensor *t, ld_dtype type)
 {
     return t->type == type && t->quant && t->quant->count == 1;
@@ -176,8 +166,8 @@ int ld_fuse_silu(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_ker
         return 0;
     const ld_tensor *x = prod->in[0], *sig = prod->out[0];
     int xi = cons->in[0] == x && cons->in[1] == sig ? 0 : (cons->in[1] == x && cons->in[0] == sig ? 1 : -1);
-    if (xi < 0 || x->is_const || !same_shape(&x->shape, &cons->out[0]->shape) ||
-        !same_shape(&sig->shape, &x->shape))
+    if (xi < 0 || x->is_const || !ld_shape_equal(&x->shape, &cons->out[0]->shape) ||
+        !ld_shape_equal(&sig->shape, &x->shape))
         return 0;
     const int r = x->type == LEANDET_FLOAT32 ? fuse_f32(prod, cons, xi, alloc) : fuse8(prod, cons, xi, alloc);
     if (r > 0)

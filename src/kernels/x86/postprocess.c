@@ -1,10 +1,10 @@
-/* TFLite_Detection_PostProcess, fast NMS: the
- * per-anchor work (box decoding, each anchor's best score) is split over
- * the pool, and 8-bit scores are read through a 256-entry table filled with
- * the reference's own dequantization formula (float scores as they are). Only the anchors NMS selects get
- * their row dequantized, and NMS pops candidates from a heap until it has
- * max_detections instead of sorting them all, checking each against the
- * boxes already selected. Plain C: it is grouped with the x86 families
+/* TFLite_Detection_PostProcess, fast NMS: the per-anchor work (box
+ * decoding, each anchor's best score) is split over the pool, and 8-bit
+ * scores are read through a 256-entry table filled with the reference's own
+ * dequantization formula (float scores as they are). Only the anchors NMS
+ * selects get their row dequantized, and NMS pops candidates from a heap
+ * until it has max_detections instead of sorting them all, checking each
+ * against the boxes already selected. Plain C: it is grouped with the x86 families
  * because those are the optimized ones leandet offers.
  *
  * Same bytes as the reference: the table holds exactly the values the
@@ -79,8 +79,9 @@ static void anchors_task(void *ctx, int task, int thread)
     (void)thread;
     dpp_job *j = ctx;
     const dpp_state *s = j->s;
-    const int i0 = (int)((int64_t)s->num_boxes * task / j->parts);
-    const int i1 = (int)((int64_t)s->num_boxes * (task + 1) / j->parts);
+    size_t lo, hi;
+    ld_f32_part((size_t)s->num_boxes, j->parts, task, &lo, &hi);
+    const int i0 = (int)lo, i1 = (int)hi;
     ld_dpp_decode_boxes(j->c, s, j->boxes, i0, i1);
     const ld_tensor *t = j->c->in[1];
     const size_t off = (size_t)(s->columns - s->num_classes), n = (size_t)s->num_classes;
