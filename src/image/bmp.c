@@ -176,6 +176,7 @@ leandet_status ld_bmp_probe(const char *path, const uint8_t *data, size_t size, 
     info->width = b.width;
     info->height = b.height;
     info->components = b.bpp <= 8 ? 1 : 3;
+    info->streamable = 1; /* every row is addressable in the file */
     return LEANDET_OK;
 }
 
@@ -226,22 +227,24 @@ static leandet_status decode_row(const char *path, const bmp *b, const uint8_t *
     }
 }
 
-leandet_status ld_bmp_decode(const char *path, const uint8_t *data, size_t size, uint8_t *out,
-                             int width, int height, leandet_error *err)
+leandet_status ld_bmp_decode(const char *path, const uint8_t *data, size_t size, const ld_row_sink *sink,
+                             leandet_error *err)
 {
     bmp b;
     leandet_status st = parse(path, data, size, &b, err);
     if (st != LEANDET_OK)
         return st;
+    int width = sink->width, height = sink->height;
     if (b.width != width || b.height != height)
         return ld_fail(err, LEANDET_ERR_INTERNAL, "%s: BMP is %dx%d, planned %dx%d", path, b.width,
                        b.height, width, height);
     for (int y = 0; y < height; y++) {
         size_t row = b.top_down ? (size_t)y : (size_t)(height - 1 - y);
-        st = decode_row(path, &b, data + b.data_off + row * b.stride,
-                        out + (size_t)y * (size_t)width * 3, y, err);
+        st = decode_row(path, &b, data + b.data_off + row * b.stride, sink->row(sink->ctx, y), y, err);
         if (st != LEANDET_OK)
             return st;
+        if (sink->done)
+            sink->done(sink->ctx, y);
     }
     return LEANDET_OK;
 }

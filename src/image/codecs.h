@@ -2,7 +2,7 @@
  *
  * probe: parse the header, check the size limits (ld_image_check_size) and
  *        fill `info`; never allocates pixel memory.
- * decode: write width*height*3 RGB bytes to `out`, where width x height is
+ * decode: deliver the rows to `sink` (image.h), whose width x height is
  *        the size the caller computed from probe (and the scale, for JPEG);
  *        the decoder re-checks that the file agrees.
  * All messages start with `path`. */
@@ -16,25 +16,25 @@
 leandet_status ld_jpeg_probe(const char *path, const uint8_t *data, size_t size,
                              ld_image_info *info, leandet_error *err);
 leandet_status ld_jpeg_decode(const char *path, const uint8_t *data, size_t size, int denom,
-                              uint8_t *out, int width, int height, leandet_error *err);
+                              const ld_row_sink *sink, leandet_error *err);
 leandet_status ld_jpeg_encode(const char *path, FILE *f, const leandet_image *img, int quality,
                               leandet_error *err);
 
 leandet_status ld_png_probe(const char *path, const uint8_t *data, size_t size,
                             ld_image_info *info, leandet_error *err);
 leandet_status ld_png_decode(const char *path, const uint8_t *data, size_t size,
-                             uint8_t *out, int width, int height, leandet_error *err);
+                             const ld_row_sink *sink, leandet_error *err);
 leandet_status ld_png_encode(const char *path, FILE *f, const leandet_image *img,
                              leandet_error *err);
 
 leandet_status ld_bmp_probe(const char *path, const uint8_t *data, size_t size,
                             ld_image_info *info, leandet_error *err);
 leandet_status ld_bmp_decode(const char *path, const uint8_t *data, size_t size,
-                             uint8_t *out, int width, int height, leandet_error *err);
+                             const ld_row_sink *sink, leandet_error *err);
 
 leandet_status ld_ppm_probe(const char *path, const uint8_t *data, size_t size,
                             ld_image_info *info, leandet_error *err);
 leandet_status ld_ppm_decode(const char *path, const uint8_t *data, size_t size,
-                             uint8_t *out, int width, int height, leandet_error *err);
+                             const ld_row_sink *sink, leandet_error *err);
 
 #endif

@@ -171,17 +171,54 @@ static leandet_status plan_decode(const char *path, const uint8_t *data, size_t 
 }
 
 static leandet_status decode_planned(const char *path, const uint8_t *data, size_t size, int denom,
-                                     const ld_image_info *info, uint8_t *px, int w, int h,
-                                     leandet_error *err)
+                                     const ld_image_info *info, const ld_row_sink *sink, leandet_error *err)
 {
     switch (info->format) {
-    case LD_IMAGE_JPEG: return ld_jpeg_decode(path, data, size, denom, px, w, h, err);
-    case LD_IMAGE_PNG: return ld_png_decode(path, data, size, px, w, h, err);
-    case LD_IMAGE_BMP: return ld_bmp_decode(path, data, size, px, w, h, err);
-    case LD_IMAGE_PPM: return ld_ppm_decode(path, data, size, px, w, h, err);
+    case LD_IMAGE_JPEG: return ld_jpeg_decode(path, data, size, denom, sink, err);
+    case LD_IMAGE_PNG: return ld_png_decode(path, data, size, sink, err);
+    case LD_IMAGE_BMP: return ld_bmp_decode(path, data, size, sink, err);
+    case LD_IMAGE_PPM: return ld_ppm_decode(path, data, size, sink, err);
     case LD_IMAGE_UNKNOWN: break;
     }
     return ld_fail(err, LEANDET_ERR_INTERNAL, "%s: probe accepted an unknown format", path);
+}
+
+static uint8_t *image_row(void *ctx, int y)
+{
+    const ld_row_sink *s = ctx;
+    return s->image + (size_t)y * (size_t)s->width * 3;
+}
+
+/* The sink over a whole packed w x h image at px. */
+static void image_sink(ld_row_sink *s, uint8_t *px, int w, int h)
+{
+    memset(s, 0, sizeof *s);
+    s->width = w;
+    s->height = h;
+    s->row = image_row;
+    s->ctx = s;
+    s->image = px;
+}
+
+leandet_status ld_image_decode_rows(const char *path, const uint8_t *data, size_t size, int denom,
+                                    const ld_row_sink *sink, leandet_error *err)
+{
+    if (!path)
+        path = "<memory>";
+    if (!sink || !sink->row)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: image decode: NULL sink", path);
+    ld_image_info info;
+    int w = 0, h = 0;
+    leandet_status st = plan_decode(path, data, size, denom, &info, &w, &h, err);
+    if (st != LEANDET_OK)
+        return st;
+    if (sink->width != w || sink->height != h)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: decodes to %dx%d, the row sink takes %dx%d", path, w, h,
+                       sink->width, sink->height);
+    if (!sink->image && !info.streamable)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: this %s cannot be decoded row by row", path,
+                       ld_image_format_name(info.format));
+    return decode_planned(path, data, size, denom, &info, sink, err);
 }
 
 leandet_status ld_image_decode_into(const char *path, const uint8_t *data, size_t size, int denom,
@@ -202,7 +239,9 @@ leandet_status ld_image_decode_into(const char *path, const uint8_t *data, size_
     if (capacity < need)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: decoding %dx%d needs %zu bytes, buffer has %zu",
                        path, w, h, need, capacity);
-    st = decode_planned(path, data, size, denom, &info, pixels, w, h, err);
+    ld_row_sink sink;
+    image_sink(&sink, pixels, w, h);
+    st = decode_planned(path, data, size, denom, &info, &sink, err);
     if (st == LEANDET_OK) {
         *width = w;
         *height = h;
@@ -242,7 +281,9 @@ leandet_status ld_image_decode_mem(const char *path, const uint8_t *data, size_t
     if (!px)
         return ld_fail(err, LEANDET_ERR_NO_MEMORY, "%s: cannot allocate %zu bytes for %dx%d pixels",
                        path, need, w, h);
-    st = decode_planned(path, data, size, denom, &info, px, w, h, err);
+    ld_row_sink sink;
+    image_sink(&sink, px, w, h);
+    st = decode_planned(path, data, size, denom, &info, &sink, err);
     if (st != LEANDET_OK) {
         pixels_free(alloc, px);
         return st;

@@ -41,7 +41,21 @@ typedef struct ld_image_info {
     ld_image_format format;
     int width, height;  /* full-resolution size declared by the header */
     int components;     /* channels stored in the file (1 gray, 3, 4 CMYK/RGBA...) */
+    int streamable;     /* rows decode top to bottom, one at a time (all but interlaced PNG) */
 } ld_image_info;
+
+/* Where a decoder writes its rows: row y (0 .. height-1, top to bottom,
+ * width*3 RGB bytes) goes to row(ctx, y); done(ctx, y) (if set) is called
+ * once row y is complete, before row y+1 is asked for. A sink over a whole
+ * image sets `image` (rows packed, stride width*3); formats that cannot
+ * produce rows in order (interlaced PNG) decode only into such a sink. */
+typedef struct ld_row_sink {
+    int width, height;
+    uint8_t *(*row)(void *ctx, int y);
+    void (*done)(void *ctx, int y);
+    void *ctx;
+    uint8_t *image;
+} ld_row_sink;
 
 /* Format from the first bytes; LD_IMAGE_UNKNOWN if none matches. */
 ld_image_format ld_image_sniff(const uint8_t *data, size_t size);
@@ -87,6 +101,12 @@ int ld_image_pick_scale(const ld_image_info *info, int min_width, int min_height
 leandet_status ld_image_decode_into(const char *path, const uint8_t *data, size_t size,
                                     int denom, uint8_t *pixels, size_t capacity,
                                     int *width, int *height, leandet_error *err);
+
+/* Decode at scale 1/denom into `sink`, whose width and height must be
+ * ld_image_scaled_size's; a sink without `image` needs info.streamable.
+ * On error some rows may have been delivered. */
+leandet_status ld_image_decode_rows(const char *path, const uint8_t *data, size_t size, int denom,
+                                    const ld_row_sink *sink, leandet_error *err);
 
 /* Probe, allocate from `alloc` (NULL: malloc) and decode. `out` is set
  * only on success; release with leandet_image_free_with(out, alloc). */

@@ -171,6 +171,7 @@ static leandet_status probe_body(jdec *j, void *arg, leandet_error *err)
     info->width = (int)j->ci.image_width;
     info->height = (int)j->ci.image_height;
     info->components = j->ci.num_components;
+    info->streamable = 1; /* scanlines come top to bottom, even when progressive */
     return LEANDET_OK;
 }
 
@@ -186,8 +187,8 @@ leandet_status ld_jpeg_probe(const char *path, const uint8_t *data, size_t size,
 }
 
 typedef struct decode_args {
-    int denom, width, height;
-    uint8_t *out;
+    int denom;
+    const ld_row_sink *sink;
 } decode_args;
 
 static inline uint8_t mul255(unsigned a, unsigned b) { return (uint8_t)((a * b + 127) / 255); }
@@ -211,6 +212,7 @@ static void cmyk_row_to_rgb(const uint8_t *in, uint8_t *out, int w, int inverted
 static leandet_status decode_body(jdec *j, void *arg, leandet_error *err)
 {
     decode_args *a = arg;
+    const ld_row_sink *sink = a->sink;
     leandet_status st = read_header(j, err);
     if (st != LEANDET_OK)
         return st;
@@ -221,25 +223,27 @@ static leandet_status decode_body(jdec *j, void *arg, leandet_error *err)
     j->ci.scale_num = 1;
     j->ci.scale_denom = (unsigned)a->denom;
     jpeg_start_decompress(&j->ci);
-    if ((int)j->ci.output_width != a->width || (int)j->ci.output_height != a->height ||
+    if ((int)j->ci.output_width != sink->width || (int)j->ci.output_height != sink->height ||
         j->ci.output_components != (cmyk ? 4 : 3))
         return ld_fail(err, LEANDET_ERR_INTERNAL,
                        "%s: libjpeg decodes %ux%u x%d at 1/%d, planned %dx%d", j->path,
                        j->ci.output_width, j->ci.output_height, j->ci.output_components, a->denom,
-                       a->width, a->height);
-    size_t stride = (size_t)a->width * 3;
+                       sink->width, sink->height);
     JSAMPARRAY cmyk_row = NULL;
     if (cmyk)
         cmyk_row = j->ci.mem->alloc_sarray((j_common_ptr)&j->ci, JPOOL_IMAGE,
                                            j->ci.output_width * 4, 1);
     while (j->ci.output_scanline < j->ci.output_height) {
-        uint8_t *dst = a->out + (size_t)j->ci.output_scanline * stride;
+        int y = (int)j->ci.output_scanline;
+        uint8_t *dst = sink->row(sink->ctx, y);
         JSAMPROW row = cmyk ? cmyk_row[0] : dst;
         if (jpeg_read_scanlines(&j->ci, &row, 1) != 1)
             return ld_fail(err, LEANDET_ERR_IMAGE, "%s: JPEG decoder returned no row %u", j->path,
                            j->ci.output_scanline);
         if (cmyk)
-            cmyk_row_to_rgb(row, dst, a->width, j->ci.saw_Adobe_marker);
+            cmyk_row_to_rgb(row, dst, sink->width, j->ci.saw_Adobe_marker);
+        if (sink->done)
+            sink->done(sink->ctx, y);
     }
     /* Reads up to EOI, so a file cut just before its end is still caught. */
     jpeg_finish_decompress(&j->ci);
@@ -247,14 +251,14 @@ static leandet_status decode_body(jdec *j, void *arg, leandet_error *err)
 }
 
 leandet_status ld_jpeg_decode(const char *path, const uint8_t *data, size_t size, int denom,
-                              uint8_t *out, int width, int height, leandet_error *err)
+                              const ld_row_sink *sink, leandet_error *err)
 {
     jdec j;
     memset(&j, 0, sizeof j);
     j.path = path;
     j.data = data;
     j.size = size;
-    decode_args a = {denom, width, height, out};
+    decode_args a = {denom, sink};
     return jdec_run(&j, decode_body, &a, err);
 }
 

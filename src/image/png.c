@@ -103,23 +103,49 @@ leandet_status ld_png_probe(const char *path, const uint8_t *data, size_t size,
     info->width = (int)ihdr.width;
     info->height = (int)ihdr.height;
     info->components = color_channels(ihdr.color_type);
+    /* Adam7 rows arrive pass by pass: only a whole-image buffer takes them. */
+    info->streamable = ihdr.interlace_method == SPNG_INTERLACE_NONE;
     return LEANDET_OK;
 }
 
-leandet_status ld_png_decode(const char *path, const uint8_t *data, size_t size, uint8_t *out,
-                             int width, int height, leandet_error *err)
+/* Rows one at a time into the sink (non-interlaced), or the whole image
+ * at once into the sink's buffer. */
+static int decode_pixels(spng_ctx *ctx, const ld_row_sink *sink, int interlaced)
+{
+    size_t stride = (size_t)sink->width * 3;
+    if (interlaced)
+        return spng_decode_image(ctx, sink->image, stride * (size_t)sink->height, SPNG_FMT_RGB8, 0);
+    int rc = spng_decode_image(ctx, NULL, 0, SPNG_FMT_RGB8, SPNG_DECODE_PROGRESSIVE);
+    for (int y = 0; !rc && y < sink->height; y++) {
+        rc = spng_decode_row(ctx, sink->row(sink->ctx, y), stride);
+        if (rc == SPNG_EOI && y == sink->height - 1)
+            rc = 0; /* the last row says the image is complete */
+        if (!rc && sink->done)
+            sink->done(sink->ctx, y);
+    }
+    return rc;
+}
+
+leandet_status ld_png_decode(const char *path, const uint8_t *data, size_t size, const ld_row_sink *sink,
+                             leandet_error *err)
 {
     spng_ctx *ctx = NULL;
     leandet_status st = open_ctx(path, data, size, &ctx, err);
     if (st != LEANDET_OK)
         return st;
     struct spng_ihdr ihdr;
+    int width = sink->width, height = sink->height;
     size_t need = 0, have = (size_t)width * (size_t)height * 3;
     int rc = spng_get_ihdr(ctx, &ihdr);
     if (!rc && ((int)ihdr.width != width || (int)ihdr.height != height)) {
         spng_ctx_free(ctx);
         return ld_fail(err, LEANDET_ERR_INTERNAL, "%s: PNG is %ux%u, planned %dx%d", path,
                        ihdr.width, ihdr.height, width, height);
+    }
+    int interlaced = !rc && ihdr.interlace_method != SPNG_INTERLACE_NONE;
+    if (interlaced && !sink->image) {
+        spng_ctx_free(ctx);
+        return ld_fail(err, LEANDET_ERR_INTERNAL, "%s: an interlaced PNG cannot be decoded row by row", path);
     }
     if (!rc)
         rc = spng_decoded_image_size(ctx, SPNG_FMT_RGB8, &need);
@@ -129,7 +155,7 @@ leandet_status ld_png_decode(const char *path, const uint8_t *data, size_t size,
                        need, have);
     }
     if (!rc)
-        rc = spng_decode_image(ctx, out, have, SPNG_FMT_RGB8, 0);
+        rc = decode_pixels(ctx, sink, interlaced);
     /* Read on to IEND: a file cut after its last IDAT is still truncated. */
     if (!rc)
         rc = spng_decode_chunks(ctx);

@@ -105,48 +105,63 @@ leandet_status ld_ppm_probe(const char *path, const uint8_t *data, size_t size, 
     info->width = (int)p.width;
     info->height = (int)p.height;
     info->components = p.channels;
+    info->streamable = 1;
     return LEANDET_OK;
 }
 
-leandet_status ld_ppm_decode(const char *path, const uint8_t *data, size_t size, uint8_t *out,
-                             int width, int height, leandet_error *err)
+/* The next sample, scaled to 8 bits; *pos moves past it. */
+static leandet_status next_sample(const char *path, const ppm *p, const uint8_t *data, size_t size, size_t *pos,
+                                  size_t s, size_t samples, uint8_t *out, leandet_error *err)
+{
+    uint32_t v;
+    if (p->ascii) {
+        int r = read_number(data, size, pos, p->maxval, &v);
+        if (r < 0)
+            return ld_fail(err, LEANDET_ERR_IMAGE, "%s: bad PPM: sample %zu exceeds maxval %u", path, s,
+                           p->maxval);
+        if (r == 0)
+            return ld_fail(err, LEANDET_ERR_IMAGE, "%s: bad PPM: sample %zu of %zu missing or not a number",
+                           path, s, samples);
+    } else if (p->maxval > 255) {
+        v = (uint32_t)data[*pos] << 8 | data[*pos + 1];
+        *pos += 2;
+    } else {
+        v = data[(*pos)++];
+    }
+    if (v > p->maxval)
+        return ld_fail(err, LEANDET_ERR_IMAGE, "%s: bad PPM: sample %zu is %u, above maxval %u", path, s, v,
+                       p->maxval);
+    *out = p->maxval == 255 ? (uint8_t)v : (uint8_t)((v * 255 + p->maxval / 2) / p->maxval);
+    return LEANDET_OK;
+}
+
+leandet_status ld_ppm_decode(const char *path, const uint8_t *data, size_t size, const ld_row_sink *sink,
+                             leandet_error *err)
 {
     ppm p;
     leandet_status st = parse(path, data, size, &p, err);
     if (st != LEANDET_OK)
         return st;
+    int width = sink->width, height = sink->height;
     if (p.width != width || p.height != height)
         return ld_fail(err, LEANDET_ERR_INTERNAL, "%s: PPM is %lldx%lld, planned %dx%d", path,
                        (long long)p.width, (long long)p.height, width, height);
-    size_t samples = (size_t)width * (size_t)height * (size_t)p.channels;
-    size_t pos = p.data_off;
-    int wide = p.maxval > 255;
-    for (size_t s = 0; s < samples; s++) {
-        uint32_t v;
-        if (p.ascii) {
-            int r = read_number(data, size, &pos, p.maxval, &v);
-            if (r < 0)
-                return ld_fail(err, LEANDET_ERR_IMAGE, "%s: bad PPM: sample %zu exceeds maxval %u",
-                               path, s, p.maxval);
-            if (r == 0)
-                return ld_fail(err, LEANDET_ERR_IMAGE, "%s: bad PPM: sample %zu of %zu missing or not a number",
-                               path, s, samples);
-        } else if (wide) {
-            v = (uint32_t)data[pos] << 8 | data[pos + 1];
-            pos += 2;
-        } else {
-            v = data[pos++];
+    size_t per_row = (size_t)width * (size_t)p.channels, samples = per_row * (size_t)height;
+    size_t pos = p.data_off, s = 0;
+    for (int y = 0; y < height; y++) {
+        uint8_t *o = sink->row(sink->ctx, y);
+        for (size_t i = 0; i < per_row; i++, s++) {
+            uint8_t b = 0;
+            st = next_sample(path, &p, data, size, &pos, s, samples, &b, err);
+            if (st != LEANDET_OK)
+                return st;
+            if (p.channels == 3)
+                o[i] = b;
+            else
+                o[3 * i] = o[3 * i + 1] = o[3 * i + 2] = b;
         }
-        if (v > p.maxval)
-            return ld_fail(err, LEANDET_ERR_IMAGE, "%s: bad PPM: sample %zu is %u, above maxval %u",
-                           path, s, v, p.maxval);
-        uint8_t b = p.maxval == 255 ? (uint8_t)v : (uint8_t)((v * 255 + p.maxval / 2) / p.maxval);
-        if (p.channels == 3) {
-            out[s] = b;
-        } else {
-            uint8_t *o = out + s * 3;
-            o[0] = o[1] = o[2] = b;
-        }
+        if (sink->done)
+            sink->done(sink->ctx, y);
     }
     return LEANDET_OK;
 }

@@ -6,65 +6,6 @@
 
 #include "core/error.h"
 
-#define LD_W_BITS 11
-#define LD_W_ONE (1 << LD_W_BITS)
-/* Columns whose sampling is computed at once, on the stack. */
-#define LD_RESIZE_CHUNK 256
-
-typedef struct axis_sample {
-    int i0, i1;  /* source indices */
-    int w1;      /* weight of i1 in 1/2048; i0 gets 2048 - w1 */
-} axis_sample;
-
-/* Sample position of output index d on an axis src -> dst:
- * s = (d + 0.5) * src / dst - 0.5 = num / den with integers
- * num = (2d + 1) * src - dst, den = 2 * dst, evaluated exactly. */
-static axis_sample axis_at(int d, int src, int dst)
-{
-    axis_sample a = {0, 0, 0};
-    int64_t num = (int64_t)(2 * (int64_t)d + 1) * src - dst, den = 2 * (int64_t)dst;
-    if (num <= 0)
-        return a; /* left of the first centre: clamp */
-    int64_t i0 = num / den, rem = num % den;
-    if (i0 >= src - 1) {
-        a.i0 = a.i1 = src - 1;
-        return a;
-    }
-    a.i0 = (int)i0;
-    a.i1 = (int)i0 + 1;
-    a.w1 = (int)((rem * 2 * LD_W_ONE + den) / (2 * den)); /* round half up */
-    return a;
-}
-
-void ld_resize_bilinear_rgb8(const uint8_t *src, int sw, int sh, size_t sstride, uint8_t *dst,
-                             int dw, int dh, size_t dstride)
-{
-    axis_sample xs[LD_RESIZE_CHUNK];
-    for (int x0 = 0; x0 < dw; x0 += LD_RESIZE_CHUNK) {
-        int nx = dw - x0 < LD_RESIZE_CHUNK ? dw - x0 : LD_RESIZE_CHUNK;
-        for (int i = 0; i < nx; i++)
-            xs[i] = axis_at(x0 + i, sw, dw);
-        for (int y = 0; y < dh; y++) {
-            axis_sample ys = axis_at(y, sh, dh);
-            const uint8_t *r0 = src + (size_t)ys.i0 * sstride, *r1 = src + (size_t)ys.i1 * sstride;
-            uint32_t wy1 = (uint32_t)ys.w1, wy0 = LD_W_ONE - wy1;
-            uint8_t *o = dst + (size_t)y * dstride + (size_t)x0 * 3;
-            for (int i = 0; i < nx; i++) {
-                const axis_sample *a = &xs[i];
-                uint32_t wx1 = (uint32_t)a->w1, wx0 = LD_W_ONE - wx1;
-                const uint8_t *p00 = r0 + (size_t)a->i0 * 3, *p01 = r0 + (size_t)a->i1 * 3;
-                const uint8_t *p10 = r1 + (size_t)a->i0 * 3, *p11 = r1 + (size_t)a->i1 * 3;
-                for (int c = 0; c < 3; c++) {
-                    uint32_t top = p00[c] * wx0 + p01[c] * wx1;
-                    uint32_t bot = p10[c] * wx0 + p11[c] * wx1;
-                    uint32_t v = top * wy0 + bot * wy1; /* <= 255 * 2^22 */
-                    *o++ = (uint8_t)((v + (1u << (2 * LD_W_BITS - 1))) >> (2 * LD_W_BITS));
-                }
-            }
-        }
-    }
-}
-
 void ld_preprocess_init(ld_preprocess *p, int width, int height, leandet_dtype type,
                         leandet_resize_mode mode)
 {
@@ -171,6 +112,38 @@ leandet_status ld_preprocess_image(const leandet_image *img, const ld_preprocess
     return ld_preprocess_crop(img, 0, 0, img->width, img->height, p, out, out_bytes, xf, err);
 }
 
+/* The checks every preprocess does on its target; the tensor's bytes in *need. */
+static leandet_status check_target(const ld_preprocess *p, size_t out_bytes, size_t *need, leandet_error *err)
+{
+    if (p->type != LEANDET_FLOAT32 && p->type != LEANDET_UINT8 && p->type != LEANDET_INT8)
+        return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "preprocess: input type %s is not float32, uint8 or int8",
+                       leandet_dtype_name(p->type));
+    if (p->mode != LEANDET_RESIZE_STRETCH && p->mode != LEANDET_RESIZE_LETTERBOX)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: resize mode %d is not stretch or letterbox",
+                       (int)p->mode);
+    if (p->type == LEANDET_INT8 && !(p->scale > 0.0f && isfinite(p->scale)))
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: int8 input scale %g is not positive",
+                       (double)p->scale);
+    *need = ld_preprocess_bytes(p);
+    if (*need == 0)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: bad input size %dx%d", p->width, p->height);
+    if (out_bytes < *need)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: %dx%dx3 %s input needs %zu bytes, buffer has %zu",
+                       p->width, p->height, leandet_dtype_name(p->type), *need, out_bytes);
+    return LEANDET_OK;
+}
+
+/* Letterbox geometry for a w x h source, with the padding already filled;
+ * returns where the content's first pixel goes. */
+static uint8_t *place(const ld_preprocess *p, int w, int h, uint8_t *buf, ld_letterbox *t)
+{
+    ld_letterbox_compute(w, h, p->width, p->height, p->mode, t);
+    size_t stride = (size_t)p->width * 3;
+    if (t->content_w != p->width || t->content_h != p->height)
+        memset(buf, p->pad_value, stride * (size_t)p->height);
+    return buf + (size_t)t->pad_y * stride + (size_t)t->pad_x * 3;
+}
+
 leandet_status ld_preprocess_crop(const leandet_image *img, int x, int y, int w, int h, const ld_preprocess *p,
                                   void *out, size_t out_bytes, ld_letterbox *xf, leandet_error *err)
 {
@@ -181,32 +154,60 @@ leandet_status ld_preprocess_crop(const leandet_image *img, int x, int y, int w,
     if (x < 0 || y < 0 || w < 1 || h < 1 || w > img->width - x || h > img->height - y)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: crop %dx%d at (%d,%d) is not inside the %dx%d image",
                        w, h, x, y, img->width, img->height);
-    if (p->type != LEANDET_FLOAT32 && p->type != LEANDET_UINT8 && p->type != LEANDET_INT8)
-        return ld_fail(err, LEANDET_ERR_UNSUPPORTED, "preprocess: input type %s is not float32, uint8 or int8",
-                       leandet_dtype_name(p->type));
-    if (p->mode != LEANDET_RESIZE_STRETCH && p->mode != LEANDET_RESIZE_LETTERBOX)
-        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: resize mode %d is not stretch or letterbox",
-                       (int)p->mode);
-    if (p->type == LEANDET_INT8 && !(p->scale > 0.0f && isfinite(p->scale)))
-        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: int8 input scale %g is not positive",
-                       (double)p->scale);
-    size_t need = ld_preprocess_bytes(p);
-    if (need == 0)
-        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: bad input size %dx%d", p->width, p->height);
-    if (out_bytes < need)
-        return ld_fail(err, LEANDET_ERR_ARGUMENT, "preprocess: %dx%dx3 %s input needs %zu bytes, buffer has %zu",
-                       p->width, p->height, leandet_dtype_name(p->type), need, out_bytes);
+    size_t need = 0;
+    leandet_status st = check_target(p, out_bytes, &need, err);
+    if (st != LEANDET_OK)
+        return st;
+    ld_letterbox t;
+    size_t src_stride = (size_t)img->width * 3;
+    uint8_t *content = place(p, w, h, out, &t);
+    ld_resize_bilinear_rgb8(img->pixels + (size_t)y * src_stride + (size_t)x * 3, w, h, src_stride, content,
+                            t.content_w, t.content_h, (size_t)p->width * 3);
+    apply_type(p, out, (size_t)p->width * (size_t)p->height * 3);
+    if (xf)
+        *xf = t;
+    return LEANDET_OK;
+}
+
+size_t ld_preprocess_stream_bytes(const ld_preprocess *p, int decoded_width)
+{
+    /* the content is never wider than the input */
+    return p && p->width > 0 && decoded_width > 0 ? ld_resize_stream_bytes(decoded_width, p->width) : 0;
+}
+
+leandet_status ld_preprocess_stream(const char *path, const uint8_t *data, size_t size, int denom,
+                                    const ld_preprocess *p, void *out, size_t out_bytes, void *scratch,
+                                    size_t scratch_bytes, ld_letterbox *xf, leandet_error *err)
+{
+    if (!path)
+        path = "<memory>";
+    if (!p || !out || !scratch)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: preprocess: NULL argument", path);
+    size_t need = 0;
+    ld_image_info info;
+    leandet_status st = check_target(p, out_bytes, &need, err);
+    if (st == LEANDET_OK)
+        st = ld_image_probe(path, data, size, &info, err);
+    if (st != LEANDET_OK)
+        return st;
+    int w = 0, h = 0;
+    ld_image_scaled_size(&info, denom, &w, &h);
     ld_letterbox t;
     ld_letterbox_compute(w, h, p->width, p->height, p->mode, &t);
-    uint8_t *buf = out;
-    size_t stride = (size_t)p->width * 3, n = stride * (size_t)p->height;
-    size_t src_stride = (size_t)img->width * 3;
-    if (t.content_w != p->width || t.content_h != p->height)
-        memset(buf, p->pad_value, n);
-    ld_resize_bilinear_rgb8(img->pixels + (size_t)y * src_stride + (size_t)x * 3, w, h, src_stride,
-                            buf + (size_t)t.pad_y * stride + (size_t)t.pad_x * 3, t.content_w,
-                            t.content_h, stride);
-    apply_type(p, buf, n);
+    size_t want = ld_resize_stream_bytes(w, t.content_w);
+    if (scratch_bytes < want)
+        return ld_fail(err, LEANDET_ERR_ARGUMENT, "%s: resizing %d-pixel rows as they decode needs %zu bytes, "
+                       "scratch has %zu", path, w, want, scratch_bytes);
+    uint8_t *content = place(p, w, h, out, &t);
+    ld_resize_stream rs;
+    ld_resize_stream_init(&rs, w, h, content, t.content_w, t.content_h, (size_t)p->width * 3, scratch);
+    st = ld_image_decode_rows(path, data, size, denom, &rs.sink, err);
+    if (st == LEANDET_OK && rs.next != t.content_h)
+        st = ld_fail(err, LEANDET_ERR_INTERNAL, "%s: the decoder ended after %d of %d resized rows", path, rs.next,
+                     t.content_h);
+    if (st != LEANDET_OK)
+        return st;
+    apply_type(p, out, (size_t)p->width * (size_t)p->height * 3);
     if (xf)
         *xf = t;
     return LEANDET_OK;

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image/resize.h"
 #include "leandet.h"
 
 /* Common normalizations: pixel / 255 -> [0, 1]; pixel / 127.5 - 1 -> [-1, 1]. */
@@ -95,9 +96,14 @@ leandet_status ld_preprocess_image(const leandet_image *img, const ld_preprocess
 leandet_status ld_preprocess_crop(const leandet_image *img, int x, int y, int w, int h, const ld_preprocess *p,
                                   void *out, size_t out_bytes, ld_letterbox *xf, leandet_error *err);
 
-/* The resize stage alone (see the convention above): RGB8 src (sw x sh,
- * row stride sstride bytes) -> RGB8 dst (dw x dh, row stride dstride). */
-void ld_resize_bilinear_rgb8(const uint8_t *src, int sw, int sh, size_t sstride, uint8_t *dst,
-                             int dw, int dh, size_t dstride);
+/* The same straight from an encoded image (ld_image_decode_rows at scale
+ * 1/denom): rows are resized as they are decoded, through `scratch` of
+ * ld_preprocess_stream_bytes, so the decoded image is never held. The
+ * tensor equals ld_preprocess_image's on the image decoded at that scale.
+ * The image must be info->streamable. */
+size_t ld_preprocess_stream_bytes(const ld_preprocess *p, int decoded_width);
+leandet_status ld_preprocess_stream(const char *path, const uint8_t *data, size_t size, int denom,
+                                    const ld_preprocess *p, void *out, size_t out_bytes, void *scratch,
+                                    size_t scratch_bytes, ld_letterbox *xf, leandet_error *err);
 
 #endif

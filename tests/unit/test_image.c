@@ -52,6 +52,43 @@ static leandet_status decode_exact(const char *name, const uint8_t *d, size_t n,
     return st;
 }
 
+/* The streamed preprocess (rows resized as they decode) of an exact-size
+ * copy of the file against decode + preprocess of the whole image: the
+ * same status, and on success the same tensor bytes. Returns 1 if so. */
+static int stream_agrees(const char *name, const uint8_t *d, size_t n, int denom, const ld_preprocess *p)
+{
+    size_t bytes = ld_preprocess_bytes(p);
+    uint8_t *copy = malloc(n ? n : 1), *want = malloc(bytes), *got = malloc(bytes);
+    if (n)
+        memcpy(copy, d, n);
+    leandet_image im = {0, 0, NULL};
+    leandet_error e1 = {0}, e2 = {0};
+    ld_letterbox t1, t2;
+    leandet_status s1 = ld_image_decode_mem(name, copy, n, denom, NULL, &im, &e1);
+    if (s1 == LEANDET_OK)
+        s1 = ld_preprocess_image(&im, p, want, bytes, &t1, &e1);
+    ld_image_info info;
+    size_t scratch_n = 1;
+    if (ld_image_probe(name, copy, n, &info, NULL) == LEANDET_OK) {
+        int w = 0, h = 0;
+        ld_image_scaled_size(&info, denom, &w, &h);
+        scratch_n = ld_preprocess_stream_bytes(p, w);
+    }
+    void *scratch = malloc(scratch_n);
+    leandet_status s2 = ld_preprocess_stream(name, copy, n, denom, p, got, bytes, scratch, scratch_n, &t2, &e2);
+    int ok = s1 == s2 && (s1 != LEANDET_OK || (memcmp(want, got, bytes) == 0 && memcmp(&t1, &t2, sizeof t1) == 0)) &&
+             (s2 == LEANDET_OK || has(&e2, name));
+    if (!ok)
+        fprintf(stderr, "  %s 1/%d -> %dx%d: whole %d (%s), streamed %d (%s)\n", name, denom, p->width, p->height,
+                (int)s1, e1.message, (int)s2, e2.message);
+    leandet_image_free(&im);
+    free(scratch);
+    free(got);
+    free(want);
+    free(copy);
+    return ok;
+}
+
 /* ------------------------------------------------------------------ */
 /* Real images                                                          */
 
@@ -711,7 +748,11 @@ static void test_save_roundtrip(void)
 /* ------------------------------------------------------------------ */
 /* Malformed input                                                      */
 
-/* Every proper prefix of a valid file must be refused with its name. */
+/* The input the malformed files are also streamed into (a stretch down). */
+static ld_preprocess g_stream_pre;
+
+/* Every proper prefix of a valid file must be refused with its name, by
+ * the whole-image decode and the streamed preprocess alike. */
 static void check_truncations(const char *name, const uint8_t *d, size_t n)
 {
     int bad = 0;
@@ -719,7 +760,7 @@ static void check_truncations(const char *name, const uint8_t *d, size_t n)
         leandet_image im = {0, 0, NULL};
         leandet_error e;
         leandet_status st = decode_exact(name, d, k, &im, &e);
-        if (st == LEANDET_OK || !has(&e, name)) {
+        if (st == LEANDET_OK || !has(&e, name) || !stream_agrees(name, d, k, 1, &g_stream_pre)) {
             if (bad++ < 3)
                 fprintf(stderr, "  %s cut to %zu of %zu bytes: %s\n", name, k, n,
                         st == LEANDET_OK ? "decoded" : e.message);
@@ -749,6 +790,7 @@ static void check_flips(const char *name, const uint8_t *d, size_t n, uint32_t s
         leandet_error e;
         ld_image_info info;
         leandet_status st = decode_exact(name, buf, n, &im, &e);
+        bad += !stream_agrees(name, buf, n, 1, &g_stream_pre);
         if (st == LEANDET_OK) {
             if (ld_image_probe(name, buf, n, &info, &e) != LEANDET_OK || info.width != im.width ||
                 info.height != im.height)
@@ -940,6 +982,100 @@ static int resize_error(const uint8_t *src, int sw, int sh, int dw, int dh)
             }
     free(dst);
     return worst;
+}
+
+/* Streamed preprocessing: the same tensor as decoding the whole image,
+ * for every format, scale, resize mode and type, downscaling and up. */
+static void test_stream(void)
+{
+    static const struct {
+        int w, h;
+        leandet_dtype type;
+        leandet_resize_mode mode;
+    } inputs[] = {
+        {300, 300, LEANDET_UINT8, LEANDET_RESIZE_STRETCH},   {320, 192, LEANDET_FLOAT32, LEANDET_RESIZE_LETTERBOX},
+        {17, 13, LEANDET_INT8, LEANDET_RESIZE_STRETCH},      {1, 1, LEANDET_UINT8, LEANDET_RESIZE_LETTERBOX},
+        {1400, 1500, LEANDET_UINT8, LEANDET_RESIZE_LETTERBOX},
+    };
+    enum { N_IN = sizeof inputs / sizeof inputs[0] };
+    ld_preprocess pre[N_IN];
+    for (int i = 0; i < N_IN; i++) {
+        ld_preprocess_init(&pre[i], inputs[i].w, inputs[i].h, inputs[i].type, inputs[i].mode);
+        pre[i].scale = 0.5f / 128.0f, pre[i].zero_point = -3;
+    }
+    char path[512];
+    int bad = 0;
+    for (size_t f = 0; f < sizeof k_real / sizeof k_real[0]; f++) {
+        size_t n = 0;
+        uint8_t *d = ld_test_read(ld_test_image(k_real[f].file, path, sizeof path), &n);
+        ld_image_info info;
+        CHECK(d && ld_image_probe(path, d, n, &info, NULL) == LEANDET_OK && info.streamable);
+        for (int i = 0; d && i < N_IN; i++) {
+            int denom = ld_image_pick_scale(&info, pre[i].width, pre[i].height);
+            bad += !stream_agrees(k_real[f].file, d, n, 1, &pre[i]);
+            bad += denom > 1 && !stream_agrees(k_real[f].file, d, n, denom, &pre[i]);
+        }
+        free(d);
+    }
+    /* Our PNG, JPEG, BMP and PPM writers; PNG of other colour types; ascii PPM. */
+    static const char *const kinds[] = {"small.png", "small.jpg", "small.bmp", "small.ppm"};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        size_t n = 0;
+        uint8_t *d = small_file(kinds[k], &n);
+        for (int i = 0; d && i < N_IN; i++)
+            bad += !stream_agrees(kinds[k], d, n, 1, &pre[i]);
+        free(d);
+    }
+    enum { W = 9, H = 6 };
+    uint8_t raw[W * H * 2];
+    for (int i = 0; i < W * H * 2; i++)
+        raw[i] = (uint8_t)(i * 29 + 3);
+    bytes g16 = make_png(W, H, SPNG_COLOR_TYPE_GRAYSCALE, 16, raw, sizeof raw, NULL);
+    bytes ga8 = make_png(W, H, SPNG_COLOR_TYPE_GRAYSCALE_ALPHA, 8, raw, sizeof raw, NULL);
+    const char *p3 = "P3 2 3 7\n0 1 2 3 4 5\n6 7 0 1 2 3\n4 5 6 7 0 1\n";
+    for (int i = 0; i < N_IN; i++) {
+        bad += !stream_agrees("g16.png", g16.d, g16.n, 1, &pre[i]);
+        bad += !stream_agrees("ga8.png", ga8.d, ga8.n, 1, &pre[i]);
+        bad += !stream_agrees("p3.ppm", (const uint8_t *)p3, strlen(p3), 1, &pre[i]);
+    }
+    free(g16.d);
+    free(ga8.d);
+    CHECK_MSG(bad == 0, "%d streamed tensors differ from the whole-image ones", bad);
+
+    /* Interlaced PNG: rows come pass by pass, so it does not stream. */
+    uint8_t rgb[W * H * 3];
+    for (int i = 0; i < W * H * 3; i++)
+        rgb[i] = (uint8_t)(i * 7);
+    bytes il = {0};
+    spng_ctx *ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+    spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+    struct spng_ihdr ihdr = {W, H, 8, SPNG_COLOR_TYPE_TRUECOLOR, 0, 0, SPNG_INTERLACE_ADAM7};
+    spng_set_ihdr(ctx, &ihdr);
+    int rc = spng_encode_image(ctx, rgb, sizeof rgb, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+    int e2 = 0;
+    if (rc == 0)
+        il.d = spng_get_png_buffer(ctx, &il.n, &e2);
+    spng_ctx_free(ctx);
+    CHECK_MSG(rc == 0 && il.d, "spng interlaced encode: %s", spng_strerror(rc));
+    ld_image_info info;
+    leandet_image im = {0, 0, NULL};
+    leandet_error e = {0};
+    CHECK(il.d && ld_image_probe("il.png", il.d, il.n, &info, NULL) == LEANDET_OK && !info.streamable);
+    CHECK(il.d && ld_image_decode_mem("il.png", il.d, il.n, 1, NULL, &im, &e) == LEANDET_OK && im.width == W &&
+          memcmp(im.pixels, rgb, sizeof rgb) == 0);
+    leandet_image_free(&im);
+    uint8_t out[300 * 300 * 3], scratch[4096];
+    CHECK(ld_preprocess_stream("il.png", il.d, il.n, 1, &pre[0], out, sizeof out, scratch, sizeof scratch, NULL, &e) ==
+              LEANDET_ERR_ARGUMENT &&
+          has(&e, "il.png") && has(&e, "row by row"));
+    free(il.d);
+    /* Scratch too small for the rows: refused, naming what it needs. */
+    size_t n = 0;
+    uint8_t *d = ld_test_read(ld_test_image("pets.jpg", path, sizeof path), &n);
+    CHECK(d && ld_preprocess_stream("pets.jpg", d, n, 1, &pre[0], out, sizeof out, scratch, 1000, NULL, &e) ==
+                   LEANDET_ERR_ARGUMENT &&
+          has(&e, "pets.jpg") && has(&e, "scratch has 1000"));
+    free(d);
 }
 
 static void test_resize(void)
@@ -1245,6 +1381,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
+    ld_preprocess_init(&g_stream_pre, 11, 7, LEANDET_UINT8, LEANDET_RESIZE_STRETCH);
     test_real_images();
     test_caller_allocator();
     test_bmp_pixels();
@@ -1256,6 +1393,7 @@ int main(void)
     test_save_roundtrip();
     test_malformed();
     test_resize();
+    test_stream();
     test_letterbox();
     test_types();
     test_draw();
