@@ -157,6 +157,8 @@ leandet_status ld_budget_image_cost(const char *path, ld_image_cost *out, leande
         size_t coef = info.format == LD_IMAGE_JPEG ? ld_jpeg_coef_bytes(buf, got) : 0;
         out->width = info.width;
         out->height = info.height;
+        out->format = (int)info.format;
+        out->streamable = info.streamable;
         out->bytes = ld_budget_image_bytes(info.format, info.width, info.height, size, coef);
         out->held = ld_block_bytes((size_t)info.width * (size_t)info.height * 3);
         out->code = ld_budget_codec_code_bytes(info.format);
@@ -368,16 +370,25 @@ void ld_budget_pipeline_shape(const ld_budget_opts *b, const ld_pipeline_choice 
         po->max_image_pixels = c->max_pixels;
 }
 
-void ld_budget_probe_images(const char *const *images, int n, size_t *max_pixels, size_t *extra)
+void ld_budget_probe_images(const ld_run_shape *run, int fast_decode, const char *const *images, int n,
+                            size_t *max_pixels, size_t *extra)
 {
     *max_pixels = 1;
     *extra = 0;
+    /* Only the input's size matters to the decode buffer, not its type or mode. */
+    leandet_tensor_info in;
+    ld_preprocess pre;
+    memset(&in, 0, sizeof in);
+    leandet_model_input_info(run->model, 0, &in);
+    ld_preprocess_init(&pre, in.rank == 4 ? (int)in.dims[2] : 1, in.rank == 4 ? (int)in.dims[1] : 1, LEANDET_UINT8,
+                       LEANDET_RESIZE_STRETCH);
     for (int i = 0; i < n; i++) {
         ld_image_cost c;
         leandet_error e = {0};
         if (ld_budget_image_cost(images[i], &c, &e) != LEANDET_OK)
             continue; /* it fails alone when the pipeline reaches it */
-        size_t px = (size_t)c.width * (size_t)c.height;
+        ld_image_info info = {(ld_image_format)c.format, c.width, c.height, 0, c.streamable};
+        size_t px = (ld_pipeline_decode_need(&pre, &info, fast_decode, NULL) + 2) / 3;
         *max_pixels = px > *max_pixels ? px : *max_pixels;
         size_t beyond = c.bytes > c.held ? c.bytes - c.held : 0;
         *extra = beyond > *extra ? beyond : *extra;

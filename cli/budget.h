@@ -41,6 +41,7 @@ extern const char ld_budget_usage[];
  * its own error when loaded). */
 typedef struct ld_image_cost {
     int width, height;
+    int format, streamable;   /* ld_image_format; rows decode in order (image/image.h) */
     size_t bytes;             /* decoding: file + pixels + codec working memory */
     size_t held;              /* the pixels, held while the model runs */
     size_t code;              /* the codec's code and tables: resident once it ran */
@@ -110,7 +111,7 @@ typedef struct ld_pipeline_choice {
     int most;                 /* auto: the most sessions to try (detect: --threads, at most the inputs) */
     int prefetch, fast_decode;
     const leandet_detect_options *detect; /* NULL: defaults */
-    size_t max_pixels;        /* the largest image (ld_budget_probe_images); 0: the pipeline's default */
+    size_t max_pixels;        /* decode buffer (ld_budget_probe_images); 0: the pipeline's default */
     size_t image_extra;       /* what decoding one image holds beyond its pixels */
 } ld_pipeline_choice;
 
@@ -120,9 +121,13 @@ typedef struct ld_pipeline_choice {
 void ld_budget_pipeline_shape(const ld_budget_opts *b, const ld_pipeline_choice *c, int sessions,
                               leandet_pipeline_options *po);
 
-/* The largest image's pixels and what decoding one holds beyond its
- * pixels; images that cannot be probed are skipped (they fail alone). */
-void ld_budget_probe_images(const char *const *images, int n, size_t *max_pixels, size_t *extra);
+/* The decode buffer the pipeline needs for these images, in pixels (see
+ * leandet_pipeline_options.max_image_pixels: two rows for images that are
+ * resized as they decode, the decoded image for the others, at the JPEG
+ * scale fast_decode picks), and what decoding one holds beyond its pixels;
+ * images that cannot be probed are skipped (they fail alone). */
+void ld_budget_probe_images(const ld_run_shape *run, int fast_decode, const char *const *images, int n,
+                            size_t *max_pixels, size_t *extra);
 
 /* Plan the pipeline with c->sessions sessions, or (auto) the most from
  * c->most down to 1 that fit b->max_memory. *po and *report are those of

@@ -385,7 +385,8 @@ static int plan_pipeline(const detect_run *r, leandet_pipeline_options *po)
     c.fast_decode = o->fast_decode;
     c.detect = &o->det;
     if (budget)
-        ld_budget_probe_images((const char *const *)r->images, r->n_images, &c.max_pixels, &c.image_extra);
+        ld_budget_probe_images(&r->shape, c.fast_decode, (const char *const *)r->images, r->n_images, &c.max_pixels,
+                               &c.image_extra);
     int say = o->budget.batch_given && !chosen; /* --batch auto: print the choice */
     if (!budget && !say) { /* nothing to check: no need to plan */
         ld_budget_pipeline_shape(&o->budget, &c, chosen ? o->sessions : c.most, po);

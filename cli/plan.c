@@ -240,7 +240,7 @@ static void plan_sessions(model_plan *m, const plan_opts *o, const ld_run_shape 
     c.fast_decode = o->fast_decode;
     c.detect = run->detect;
     if (o->n_images)
-        ld_budget_probe_images(o->images, o->n_images, &c.max_pixels, &c.image_extra);
+        ld_budget_probe_images(run, c.fast_decode, o->images, o->n_images, &c.max_pixels, &c.image_extra);
     leandet_pipeline_options po;
     size_t each = 0;
     m->st = ld_budget_choose_sessions(&o->budget, run, &c, &po, &m->r, &each, &m->err);

@@ -385,9 +385,12 @@ typedef struct leandet_pipeline_options {
                                  fit and the sessions share the rest evenly, or
                                  create fails with LEANDET_ERR_BUDGET before any
                                  thread runs (ld_pipeline_plan_bytes: the buffers) */
-    size_t max_image_pixels;  /* largest decoded image (after JPEG scaling) a decode
-                                 worker can hold; larger inputs fail alone (default
-                                 4096*4096, 48 MiB per decode worker) */
+    size_t max_image_pixels;  /* a decode worker's buffer, in RGB pixels (default
+                                 4096*4096, 48 MiB per decode worker). Inputs are
+                                 resized as their rows decode and need only two rows
+                                 (+ the input width * 12 bytes) of it; interlaced
+                                 PNGs decode whole first and need their w*h (after
+                                 JPEG scaling). An input that does not fit fails alone */
     int scaled_decode;        /* 1 (default): a JPEG at least twice the model input
                                  is decoded at 1/2, 1/4 or 1/8 before the resize */
     leandet_backend backend;

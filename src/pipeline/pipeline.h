@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image/image.h"
 #include "image/preprocess.h"
 #include "leandet.h"
 
@@ -61,6 +62,12 @@ leandet_status ld_pipeline_layout_compute(const leandet_model *model, const lean
  * buffers); 0 if the options are invalid for the model. The sessions are
  * planned by the session itself. */
 size_t ld_pipeline_plan_bytes(const leandet_model *model, const leandet_pipeline_options *o);
+
+/* Bytes of the decode worker's buffer one image needs (input.c): two
+ * rows and the column samples when it streams, else the whole decoded
+ * image; *denom (may be NULL) gets the JPEG scale used. */
+size_t ld_pipeline_decode_need(const ld_preprocess *pre, const ld_image_info *info, int scaled_decode,
+                               int *denom);
 
 /* The decode stage for one slot (input.c): read/decode the input at the
  * right JPEG scale into `pixels` (capacity bytes) when it is encoded, then

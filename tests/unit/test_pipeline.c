@@ -492,7 +492,8 @@ static void test_pipeline_limits(fixture *f)
     leandet_pipeline_options_default(&o);
     o.prefetch = -1;
     CHECK(leandet_pipeline_create(f->model, &o, NULL, NULL, &p, &err) == LEANDET_ERR_ARGUMENT);
-    /* An image larger than the decode buffer fails alone, with a reason. */
+    /* A BMP's rows are resized as they decode: a buffer of 100x100 pixels
+     * takes the 512x600 image, with the detections of the whole-image run. */
     leandet_pipeline_options_default(&o);
     o.max_image_pixels = 100 * 100;
     run_log *log = calloc(1, sizeof *log);
@@ -500,7 +501,16 @@ static void test_pipeline_limits(fixture *f)
     char path[512];
     leandet_pipeline_input in = {0};
     in.kind = LEANDET_INPUT_FILE;
-    in.path = ld_test_image("grace_hopper.bmp", path, sizeof path);
+    in.path = ld_test_image("grace_hopper.bmp", path, sizeof path); /* images[4] */
+    CHECK(leandet_pipeline_submit(p, &in, &err) == LEANDET_OK);
+    leandet_pipeline_finish(p, NULL);
+    CHECK(log->n == 1 && log->status[0] == LEANDET_OK &&
+          same_dets(log->dets[0], log->count[0], f->full[4].dets, f->full[4].count));
+    leandet_pipeline_destroy(p);
+    /* One smaller than two of its rows: the image fails alone, with a reason. */
+    memset(log, 0, sizeof *log);
+    o.max_image_pixels = 600;
+    CHECK(leandet_pipeline_create(f->model, &o, on_result, log, &p, &err) == LEANDET_OK);
     CHECK(leandet_pipeline_submit(p, &in, &err) == LEANDET_OK);
     in.path = NULL;
     CHECK(leandet_pipeline_submit(p, &in, &err) == LEANDET_ERR_ARGUMENT); /* a file needs a path */
