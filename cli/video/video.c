@@ -451,10 +451,10 @@ static void print_summary(const video_run *v, const counts *c, int sessions, int
     ld_json_string(stdout, v->o->input);
     printf(",\"width\":%d,\"height\":%d,\"frames_decoded\":%lld,\"frames_processed\":%lld,\"frames_failed\":%lld,"
            "\"frames_dropped\":%lld,\"frames_skipped\":%lld,\"bad_packets\":%lld,\"bad_frames\":%lld,"
-           "\"seconds\":%.3f,\"fps\":%.2f,\"peak_rss_bytes\":%zu,\"planned_bytes\":%zu,\"sessions\":%d,\"drop\":\"%s\",\"mode\":\"%s\",\"passes\":%d",
+           "\"seconds\":%.3f,\"fps\":%.2f,\"peak_rss_bytes\":%zu,\"planned_bytes\":%zu,\"sessions\":%d,\"drop\":\"%s\",\"live\":%s,\"mode\":\"%s\",\"passes\":%d",
            v->fw, v->fh, (long long)c->decoded, (long long)v->processed, (long long)(v->failed + c->convert_failed),
            (long long)c->dropped, (long long)c->skipped, (long long)v->in.bad_packets, (long long)v->in.bad_frames,
-           c->seconds, fps, peak, v->planned, sessions, drop_latest ? "latest" : "none", v->o->exact ? "exact" : "fast",
+           c->seconds, fps, peak, v->planned, sessions, drop_latest ? "latest" : "none", v->in.live ? "true" : "false", v->o->exact ? "exact" : "fast",
            v->in.passes + 1);
     if (v->have_out) {
         fputs(",\"out\":", stdout);

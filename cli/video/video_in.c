@@ -113,8 +113,11 @@ static void start_flush(ld_vin *v, int rc)
     if (v->fmt->interrupt_callback.callback && v->fmt->interrupt_callback.callback(v->fmt->interrupt_callback.opaque))
         snprintf(v->read_error, sizeof v->read_error, "%s: interrupted", v->url);
     else if (!eof)
-        snprintf(v->read_error, sizeof v->read_error, "%s: read error after %lld packets: %s", v->url,
-                 (long long)v->packets, ld_av_err(rc, e, sizeof e));
+        /* A live source that stops without having said its length (a camera
+         * going away, a stream broken off) ends here too: FFmpeg reports EIO. */
+        snprintf(v->read_error, sizeof v->read_error, "%s: %s after %lld packets: %s", v->url,
+                 v->live ? "the live stream stopped or broke off" : "read error", (long long)v->packets,
+                 ld_av_err(rc, e, sizeof e));
     else if (v->st->nb_frames > 0 && v->pass_packets < v->st->nb_frames) {
         /* The container's index (mp4 moov) promised more: the file was cut. */
         v->truncated = 1;

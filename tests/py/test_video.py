@@ -366,3 +366,98 @@ def test_loop_output_timestamps_run_on(tmp_path):
     assert len(pts) == nb + 20, len(pts)
     steps = [b - a for a, b in zip(pts, pts[1:])]
     assert max(steps) < 1.5 * min(steps), (min(steps), max(steps))
+
+
+# ---------------------------------------------------------------------------
+# Live source: an HTTP stream that cannot seek
+
+def serve_stream(data, chunk, pause, with_length):
+    """An HTTP server on loopback that sends `data` in `chunk`-byte pieces
+    `pause` seconds apart and then closes. It sends no Accept-Ranges, so
+    FFmpeg cannot seek and treats it as a live stream (as a camera's or
+    encoder's HTTP/MPEG-TS output). With `with_length` it says how long the
+    stream is, so the close is its end; without, the close is a stream that
+    stopped (FFmpeg reports it as an I/O error). Returns (url, stop)."""
+    import http.server
+    import threading
+    import time
+
+    class Stream(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "video/mp2t")
+            if with_length:
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                for k in range(0, len(data), chunk):
+                    self.wfile.write(data[k:k + chunk])
+                    self.wfile.flush()
+                    time.sleep(pause)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading: fine for a live source
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stream)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def stop():
+        server.shutdown()
+        server.server_close()
+    return f"http://127.0.0.1:{server.server_address[1]}/live.ts", stop
+
+
+def mpegts_clip(tmp_path, seconds):
+    """The first video's first `seconds` remuxed (not re-encoded) to MPEG-TS,
+    the container live encoders stream; returns (bytes, frames in it)."""
+    ts = tmp_path / "clip.ts"
+    proc = subprocess.run([tool("ffmpeg"), "-v", "error", "-i", str(first_video()), "-t", str(seconds), "-an",
+                           "-c", "copy", "-f", "mpegts", str(ts)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return ts.read_bytes(), ffprobe(ts)[3]
+
+
+def test_live_http_stream_drops_latest_and_accounts_for_every_frame(tmp_path):
+    """A live source defaults to --drop latest: every decoded frame is either
+    processed or dropped, processed frames come in stream order, and the
+    whole stream is decoded. Sent in one burst, decoding outruns inference."""
+    data, nb = mpegts_clip(tmp_path, 3)
+    url, stop = serve_stream(data, len(data), 0, True)
+    try:
+        proc = video("--threads", "1", url)
+    finally:
+        stop()
+    assert proc.returncode == 0, describe(proc)
+    frames, s = parse(proc)
+    assert s["drop"] == "latest" and s["live"] is True, s
+    assert s["frames_decoded"] == nb, (s, nb)
+    assert s["frames_processed"] + s["frames_dropped"] == nb and s["frames_processed"] == len(frames) >= 1, s
+    idx = [f["frame"] for f in frames]
+    assert idx == sorted(set(idx)), idx
+    assert all("detections" in f for f in frames), frames
+
+
+def test_live_http_stream_paced_and_cut(tmp_path):
+    """Paced like a real stream, with --drop none, stopping half way without
+    having said how long it is: the frames that arrived are all processed,
+    in order, the annotated video holds them, and the run ends with exit 4
+    and an error naming the URL and saying the live stream stopped."""
+    data, nb = mpegts_clip(tmp_path, 3)
+    half = data[: len(data) // 2 // 188 * 188]  # whole TS packets
+    url, stop = serve_stream(half, 188 * 64, 0.01, False)
+    out = tmp_path / "live.mp4"
+    try:
+        proc = video("--drop", "none", "--out", out, url)
+    finally:
+        stop()
+    assert proc.returncode == 4, describe(proc)
+    frames, s = parse(proc)
+    assert s["drop"] == "none" and s["frames_dropped"] == 0 and s["live"] is True, s
+    assert s["status"] == "read error" and url in s["error"] and url in proc.stderr, s
+    assert "live stream stopped" in s["error"], s
+    assert 0 < s["frames_decoded"] < nb and s["frames_processed"] == s["frames_decoded"] == len(frames), (s, nb)
+    assert [f["frame"] for f in frames] == list(range(len(frames)))
+    assert ffprobe(out)[3] == len(frames)
