@@ -353,14 +353,15 @@ leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_sha
     return LEANDET_OK;
 }
 
-void ld_budget_pipeline_shape(const ld_budget_opts *b, const ld_pipeline_choice *c, int sessions,
+void ld_budget_pipeline_shape(const ld_budget_opts *b, const ld_pipeline_choice *c, int sessions, int decoders,
                               leandet_pipeline_options *po)
 {
     int t = b->threads;
     leandet_pipeline_options_default(po);
     po->sessions = sessions;
     po->threads_per_session = t / sessions > 1 ? t / sessions : 1;
-    po->decode_workers = t >= 8 ? t / 4 : 1;
+    po->threads = t > po->threads_per_session ? t : po->threads_per_session;
+    po->decode_workers = decoders < 1 ? 1 : (decoders > LD_PIPELINE_MAX_WORKERS ? LD_PIPELINE_MAX_WORKERS : decoders);
     po->prefetch = c->prefetch;
     po->scaled_decode = c->fast_decode;
     po->backend = b->backend;
@@ -400,17 +401,19 @@ leandet_status ld_budget_choose_sessions(const ld_budget_opts *b, const ld_run_s
                                          leandet_error *err)
 {
     const int lo = c->sessions > 0 ? c->sessions : 1, hi = c->sessions > 0 ? c->sessions : c->most;
-    for (int n = hi; n >= lo; n--) {
-        ld_budget_pipeline_shape(b, c, n, po);
-        leandet_status st = ld_budget_plan_pipeline(b, run, po, c->image_extra, report, each, err);
-        if (st != LEANDET_OK)
-            return st;
-        if (!b->max_memory || report->fits) {
-            if (b->max_memory) /* the pipeline checks the same plan as it allocates */
-                po->max_memory = ld_pipeline_plan_bytes(run->model, po) + (size_t)n * *each;
-            return LEANDET_OK;
+    /* More sessions first, then a decoder per thread, then one decoder. */
+    for (int n = hi; n >= lo; n--)
+        for (int d = c->decoders > 1 ? c->decoders : 1; d >= 1; d = d > 1 ? 1 : 0) {
+            ld_budget_pipeline_shape(b, c, n, d, po);
+            leandet_status st = ld_budget_plan_pipeline(b, run, po, c->image_extra, report, each, err);
+            if (st != LEANDET_OK)
+                return st;
+            if (!b->max_memory || report->fits) {
+                if (b->max_memory) /* the pipeline checks the same plan as it allocates */
+                    po->max_memory = ld_pipeline_plan_bytes(run->model, po) + (size_t)n * *each;
+                return LEANDET_OK;
+            }
         }
-    }
     return LEANDET_OK; /* report: the smallest count tried, not fitting */
 }
 

@@ -109,16 +109,19 @@ leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_sha
 typedef struct ld_pipeline_choice {
     int sessions;             /* --batch N (> 0), or 0/-1: choose, up to `most` */
     int most;                 /* auto: the most sessions to try (detect: --threads, at most the inputs) */
+    int decoders;             /* decode workers to try first (one per thread, at most the
+                                 inputs); 1 when the budget needs it. 0: 1 */
     int prefetch, fast_decode;
     const leandet_detect_options *detect; /* NULL: defaults */
     size_t max_pixels;        /* decode buffer (ld_budget_probe_images); 0: the pipeline's default */
     size_t image_extra;       /* what decoding one image holds beyond its pixels */
 } ld_pipeline_choice;
 
-/* The pipeline options for `sessions` sessions: --threads split as
- * threads/sessions per session (at least 1), one decode worker (threads/4
- * from 8 threads). */
-void ld_budget_pipeline_shape(const ld_budget_opts *b, const ld_pipeline_choice *c, int sessions,
+/* The pipeline options for `sessions` sessions and `decoders` decode
+ * workers: --threads split as threads/sessions per session (at least 1),
+ * and --threads is the pipeline's thread budget (gate.h), so decoders and
+ * sessions never compute on more threads than that at once. */
+void ld_budget_pipeline_shape(const ld_budget_opts *b, const ld_pipeline_choice *c, int sessions, int decoders,
                               leandet_pipeline_options *po);
 
 /* The decode buffer the pipeline needs for these images, in pixels (see

@@ -66,9 +66,9 @@ static const char usage[] =
     "several images (the pipeline):\n"
     "  --batch N|auto       N sessions in flight, sharing the model file (default auto: as many\n"
     "                       as --threads, fewer if --max-memory needs it; auto prints its choice)\n"
-    "  --threads N          split as: N/sessions intra-op threads per session (at least 1), plus\n"
-    "                       one decode worker (N/4 from 8 threads): decoding is a small part of\n"
-    "                       an image's time, so it overlaps inference rather than taking a core\n"
+    "  --threads N          at most N threads compute at once: N/sessions intra-op threads per\n"
+    "                       session (at least 1) and a decode worker per thread (one if the\n"
+    "                       budget needs it), each taking a thread only while it works\n"
     "  --prefetch N         images decoded ahead of inference (default 2; 0: none overlapped)\n"
     "  --fast-decode        decode large JPEGs at 1/2, 1/4 or 1/8 scale (DCT scaling) before the\n"
     "                       resize: faster, but the input tensor and detections differ slightly\n"
@@ -381,6 +381,7 @@ static int plan_pipeline(const detect_run *r, leandet_pipeline_options *po)
     c.sessions = chosen ? o->sessions : 0;
     c.most = o->budget.threads > r->n_images ? r->n_images : o->budget.threads;
     c.most = c.most > LD_PIPELINE_MAX_WORKERS ? LD_PIPELINE_MAX_WORKERS : (c.most < 1 ? 1 : c.most);
+    c.decoders = c.most;
     c.prefetch = o->prefetch;
     c.fast_decode = o->fast_decode;
     c.detect = &o->det;
@@ -389,7 +390,7 @@ static int plan_pipeline(const detect_run *r, leandet_pipeline_options *po)
                                &c.image_extra);
     int say = o->budget.batch_given && !chosen; /* --batch auto: print the choice */
     if (!budget && !say) { /* nothing to check: no need to plan */
-        ld_budget_pipeline_shape(&o->budget, &c, chosen ? o->sessions : c.most, po);
+        ld_budget_pipeline_shape(&o->budget, &c, chosen ? o->sessions : c.most, c.decoders, po);
         return 0;
     }
     leandet_plan_report report;

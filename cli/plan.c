@@ -42,7 +42,7 @@ static const char usage[] =
     "  --graph-batch N|auto inputs per invoke of one session (dimension 0 of the model inputs,\n"
     "                       the C API's leandet_session_options.batch), where every op takes it\n"
     "  --json               one JSON object: {\"model\",\"total_bytes\",\"categories\":{...},\n"
-    "                       \"fits\",\"arena_bytes\",\"naive_bytes\",\"peak_step\",\"macs\",\"sessions\",\"graph_batch\",\n"
+    "                       \"fits\",\"arena_bytes\",\"naive_bytes\",\"peak_step\",\"macs\",\"sessions\",\"decode_workers\",\"graph_batch\",\n"
     "                       \"ops\":[...]};"
     " several models: {\"models\":[...],\"recommended\":M}\n"
     "budget:\n"
@@ -82,6 +82,7 @@ typedef struct model_plan {
     double accuracy;         /* < 0: not given */
     const char *batch_note;  /* why --graph-batch / --batch auto stopped where it did */
     int sessions;            /* > 0: planned as a pipeline of this many sessions */
+    int decoders;            /* and this many decode workers */
     size_t allowance;        /* SIZE_MAX, or the bytes an image may need when the largest does not fit */
 } model_plan;
 
@@ -236,6 +237,7 @@ static void plan_sessions(model_plan *m, const plan_opts *o, const ld_run_shape 
     ld_pipeline_choice c = {0};
     c.sessions = o->sessions > 0 ? o->sessions : 0;
     c.most = o->budget.threads < LD_PIPELINE_MAX_WORKERS ? o->budget.threads : LD_PIPELINE_MAX_WORKERS;
+    c.decoders = c.most;
     c.prefetch = o->prefetch;
     c.fast_decode = o->fast_decode;
     c.detect = run->detect;
@@ -247,6 +249,7 @@ static void plan_sessions(model_plan *m, const plan_opts *o, const ld_run_shape 
     if (m->st != LEANDET_OK)
         return;
     m->sessions = po.sessions;
+    m->decoders = po.decode_workers;
     m->r.naive_bytes = one.naive_bytes;
     m->r.peak_step = one.peak_step;
     m->r.peak_live_bytes = one.peak_live_bytes;
@@ -354,9 +357,9 @@ static void print_human(const model_plan *m, const plan_opts *o, const char *ima
     const char *backend = o->budget.backend == LEANDET_BACKEND_REFERENCE ? "ref" : "auto";
     if (m->sessions)
         printf("%s: %d ops, %.3g G MACs, %d session%s sharing the model (as 'detect --batch %d'), %d thread%s "
-               "each, prefetch %d, backend %s\n",
+               "each, %d decode worker%s, prefetch %d, backend %s\n",
                m->path, r->n_ops, (double)r->macs / 1e9, m->sessions, m->sessions == 1 ? "" : "s", m->sessions,
-               r->threads, r->threads == 1 ? "" : "s", o->prefetch, backend);
+               r->threads, r->threads == 1 ? "" : "s", m->decoders, m->decoders == 1 ? "" : "s", o->prefetch, backend);
     else
         printf("%s: %d ops, %.3g G MACs, %d thread%s, graph batch %d, backend %s\n", m->path, r->n_ops,
                (double)r->macs / 1e9, r->threads, r->threads == 1 ? "" : "s", r->batch, backend);
@@ -404,9 +407,9 @@ static void json_report(const model_plan *m, int with_ops)
         printf(":%zu", r->bytes[c]);
     }
     printf("},\"arena_bytes\":%zu,\"naive_bytes\":%zu,\"peak_step\":%d,\"peak_live_bytes\":%zu,\"aliased\":%d,"
-           "\"macs\":%llu,\"n_ops\":%d,\"threads\":%d,\"sessions\":%d,\"graph_batch\":%d",
+           "\"macs\":%llu,\"n_ops\":%d,\"threads\":%d,\"sessions\":%d,\"decode_workers\":%d,\"graph_batch\":%d",
            r->arena_bytes, r->naive_bytes, r->peak_step, r->peak_live_bytes, r->n_aliased, (unsigned long long)r->macs,
-           r->n_ops, r->threads, m->sessions, m->sessions ? 1 : r->batch);
+           r->n_ops, r->threads, m->sessions, m->decoders, m->sessions ? 1 : r->batch);
     if (m->accuracy >= 0)
         printf(",\"accuracy\":%g", m->accuracy);
     if (m->allowance != SIZE_MAX)

@@ -379,6 +379,13 @@ typedef struct leandet_pipeline_options {
     int sessions;             /* inference workers, each with a session (default 1) */
     int threads_per_session;  /* intra-op threads per session (default 1) */
     int decode_workers;       /* threads decoding and preprocessing inputs (default 1) */
+    int threads;              /* thread budget: at most this many threads compute at
+                                 once, a decode worker counting 1 while it prepares an
+                                 input and a session threads_per_session while it
+                                 invokes (waiting workers hold nothing; granted in
+                                 arrival order). So decode_workers may equal threads
+                                 without oversubscribing. 0 (default): no budget;
+                                 otherwise >= threads_per_session */
     int prefetch;             /* inputs prepared ahead of inference; slots = sessions
                                  + prefetch (default 2; 0 for lowest latency) */
     size_t max_memory;        /* 0: no limit. Otherwise the pipeline's buffers must

@@ -1,5 +1,6 @@
 #include "graph/budget.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,14 +109,28 @@ void ld_fmt_breakdown(const leandet_plan_report *r, char *buf, size_t cap)
                    ld_fmt_bytes(r->bytes[c], b, sizeof b));
 }
 
+/* n in MiB, rounded up to what is printed: a budget to pass on. */
+static const char *fmt_mib_up(size_t n, char *buf, size_t cap)
+{
+    double mib = (double)n / (1024.0 * 1024.0), step = mib < 10 ? 0.01 : 0.1;
+    snprintf(buf, cap, mib < 10 ? "%.2fM" : "%.1fM", ceil(mib / step - 1e-9) * step);
+    return buf;
+}
+
 void ld_fmt_would_fit(const leandet_plan_report *r, int cli, char *buf, size_t cap)
 {
     size_t len = 0;
     char b[32], n[16];
     if (cap)
         buf[0] = '\0';
-    append(buf, cap, &len, "%s%s", cli ? "would fit: --max-memory " : "would fit: a budget of ",
-           ld_fmt_bytes(r->total_bytes, b, sizeof b));
+    /* A command's own start varies by a few hundred KB from run to run
+     * (how the libraries' pages fault in), so the budget suggested for the
+     * next run has room for that, rounded up. */
+    if (cli)
+        append(buf, cap, &len, "%s%s", "would fit: --max-memory ",
+               fmt_mib_up(ld_add_sat(r->total_bytes, LD_START_VARIANCE_BYTES), b, sizeof b));
+    else
+        append(buf, cap, &len, "%s%s", "would fit: a budget of ", ld_fmt_bytes(r->total_bytes, b, sizeof b));
     if (r->max_batch > 0) {
         snprintf(n, sizeof n, "%d", r->max_batch);
         append(buf, cap, &len, "%s%s", cli ? "; --batch " : "; batch ", n);

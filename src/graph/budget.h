@@ -28,6 +28,12 @@ void ld_report_total(leandet_plan_report *r);
 /* "812 B", "37.5 KiB", "12.3 MiB", "1.20 GiB" into buf; returns buf. */
 const char *ld_fmt_bytes(size_t n, char *buf, size_t cap);
 
+/* How much the resident memory of a command at its start varies from run
+ * to run (measured: 1.9-2.5 MiB for `leandet detect`, where the loader's
+ * placement decides how many library pages fault in together). Budgets
+ * suggested to the user for a later run include it. */
+#define LD_START_VARIANCE_BYTES ((size_t)512 << 10)
+
 /* "process 2.1 MiB, model file 4.0 MiB, arena 3.1 MiB, ..." (non-zero
  * categories, in enum order) into buf. */
 void ld_fmt_breakdown(const leandet_plan_report *r, char *buf, size_t cap);

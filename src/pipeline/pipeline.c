@@ -58,6 +58,10 @@ leandet_status ld_pipeline_layout_compute(const leandet_model *model, const lean
     if (opt->threads_per_session < 1 || opt->threads_per_session > LD_POOL_MAX_THREADS)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "pipeline: %d threads per session: must be 1..%d",
                        opt->threads_per_session, LD_POOL_MAX_THREADS);
+    if (opt->threads < 0 || (opt->threads > 0 && opt->threads < opt->threads_per_session))
+        return ld_fail(err, LEANDET_ERR_ARGUMENT,
+                       "pipeline: a thread budget of %d cannot run a session of %d threads (0: no budget)",
+                       opt->threads, opt->threads_per_session);
     if (opt->prefetch < 0 || opt->prefetch > LD_PIPELINE_MAX_PREFETCH)
         return ld_fail(err, LEANDET_ERR_ARGUMENT, "pipeline: prefetch %d: must be 0..%d", opt->prefetch,
                        LD_PIPELINE_MAX_PREFETCH);
@@ -155,6 +159,8 @@ void leandet_pipeline_destroy(leandet_pipeline *p)
         pthread_cond_destroy(&p->done_cv);
         pthread_mutex_destroy(&p->mu);
     }
+    if (p->gate_ready)
+        ld_gate_destroy(&p->gate);
     for (int i = 0; p->infer && i < p->lay.sessions; i++) {
         leandet_detector_destroy(p->infer[i].detector);
         leandet_session_destroy(p->infer[i].session);
@@ -224,6 +230,10 @@ static leandet_status init_sync(leandet_pipeline *p, leandet_error *err)
         return ld_fail(err, LEANDET_ERR_NO_MEMORY, "pipeline: cannot create a condition variable");
     }
     p->sync_ready = 1;
+    leandet_status st = ld_gate_init(&p->gate, p->opt.threads, err);
+    if (st != LEANDET_OK)
+        return st;
+    p->gate_ready = 1;
     for (int i = 0; i < p->lay.slots; i++)
         ld_pipeline_release(p, &p->slots[i]);
     return LEANDET_OK;

@@ -75,4 +75,8 @@ size_t ld_pipeline_decode_need(const ld_preprocess *pre, const ld_image_info *in
 leandet_status ld_pipeline_prepare(ld_slot *slot, const ld_preprocess *pre, size_t tensor_bytes, int scaled_decode,
                                    uint8_t *pixels, size_t capacity, leandet_error *err);
 
+/* The most thread-budget units ever held at once (opt.threads; 0 when
+ * there is no budget). For tests. */
+int ld_pipeline_gate_peak(leandet_pipeline *p);
+
 #endif

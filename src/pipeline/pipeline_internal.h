@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 
 #include "core/alloc.h"
+#include "pipeline/gate.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/queue.h"
 
@@ -39,6 +40,8 @@ struct leandet_pipeline {
     pthread_mutex_t mu;        /* guards window, next_seq, next_deliver, finished */
     pthread_cond_t done_cv;    /* a slot reached the window, or finish/cancel */
     int sync_ready;
+    ld_gate gate;              /* opt.threads: who may compute now */
+    int gate_ready;
     uint64_t next_seq, next_deliver;
     int finished;
     atomic_int cancel;

@@ -107,9 +107,12 @@ void *ld_pipeline_decode_main(void *arg)
         leandet_status st = LEANDET_ERR_INTERNAL;
         if (atomic_load(&p->cancel))
             ld_fail(&e, st, "%s: pipeline cancelled", s->name);
-        else
+        else {
+            ld_gate_enter(&p->gate, 1);
             st = ld_pipeline_prepare(s, &p->pre, p->lay.tensor_bytes, p->opt.scaled_decode, w->pixels,
                                      p->lay.decode_bytes, &e);
+            ld_gate_leave(&p->gate, 1);
+        }
         if (st == LEANDET_OK && ld_queue_push(&p->q[Q_INFER], s, 1) == LD_QUEUE_OK)
             continue;
         if (st == LEANDET_OK)
@@ -131,9 +134,12 @@ void *ld_pipeline_infer_main(void *arg)
         leandet_status st = LEANDET_ERR_INTERNAL;
         if (atomic_load(&p->cancel))
             ld_fail(&e, st, "%s: pipeline cancelled", s->name);
-        else
+        else {
+            ld_gate_enter(&p->gate, p->opt.threads_per_session);
             st = ld_detector_run_tensor(w->detector, s->tensor, p->lay.tensor_bytes, &s->geometry, s->dets,
                                         p->lay.max_detections, &s->count, &e);
+            ld_gate_leave(&p->gate, p->opt.threads_per_session);
+        }
         if (st != LEANDET_OK)
             fail_slot(s, &e);
         complete(p, s);
@@ -251,6 +257,16 @@ leandet_status leandet_pipeline_next(leandet_pipeline *p, int wait, leandet_pipe
     fill_result(p, c, out);
     *got = 1;
     return LEANDET_OK;
+}
+
+int ld_pipeline_gate_peak(leandet_pipeline *p)
+{
+    if (!p->gate.capacity)
+        return 0;
+    pthread_mutex_lock(&p->gate.mu);
+    int peak = p->gate.peak;
+    pthread_mutex_unlock(&p->gate.mu);
+    return peak;
 }
 
 leandet_status leandet_pipeline_finish(leandet_pipeline *p, leandet_error *err)

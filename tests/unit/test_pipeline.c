@@ -14,8 +14,65 @@
 #include "harness.h"
 #include "image/image.h"
 #include "leandet.h"
+#include "pipeline/gate.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/queue.h"
+
+/* ------------------------------------------------------------------ */
+/* Thread budget                                                        */
+
+enum { GATE_CAPACITY = 3, GATE_THREADS = 6, GATE_ROUNDS = 3000 };
+
+typedef struct gctx {
+    ld_gate *g;
+    atomic_int *inside;       /* units held now, counted by the holders */
+    atomic_int *over;         /* times more than the capacity was held */
+    int units;                /* 1, 2, or GATE_CAPACITY + 1 (clamped) */
+} gctx;
+
+static void *gate_worker(void *arg)
+{
+    gctx *c = arg;
+    int held = c->units > GATE_CAPACITY ? GATE_CAPACITY : c->units;
+    for (int i = 0; i < GATE_ROUNDS; i++) {
+        ld_gate_enter(c->g, c->units);
+        if (atomic_fetch_add(c->inside, held) + held > GATE_CAPACITY)
+            atomic_fetch_add(c->over, 1);
+        atomic_fetch_sub(c->inside, held);
+        ld_gate_leave(c->g, c->units);
+    }
+    return NULL;
+}
+
+/* Workers wanting 1, 2 and more than all units never hold more than the
+ * capacity together, and every one finishes (no starvation, no deadlock). */
+static void test_gate(void)
+{
+    ld_gate g;
+    leandet_error err = {0};
+    CHECK(ld_gate_init(&g, GATE_CAPACITY, &err) == LEANDET_OK);
+    atomic_int inside, over;
+    atomic_init(&inside, 0);
+    atomic_init(&over, 0);
+    pthread_t t[GATE_THREADS];
+    gctx c[GATE_THREADS];
+    for (int i = 0; i < GATE_THREADS; i++) {
+        c[i] = (gctx){&g, &inside, &over, i % 3 == 2 ? GATE_CAPACITY + 1 : 1 + i % 3};
+        CHECK(pthread_create(&t[i], NULL, gate_worker, &c[i]) == 0);
+    }
+    for (int i = 0; i < GATE_THREADS; i++)
+        pthread_join(t[i], NULL);
+    CHECK_MSG(atomic_load(&over) == 0, "the gate let more than %d units in, %d times", GATE_CAPACITY,
+              atomic_load(&over));
+    CHECK(g.busy == 0 && g.peak >= 1 && g.peak <= GATE_CAPACITY);
+    ld_gate_destroy(&g);
+    /* No budget: enter and leave do nothing. */
+    CHECK(ld_gate_init(&g, 0, &err) == LEANDET_OK);
+    ld_gate_enter(&g, 5);
+    ld_gate_leave(&g, 5);
+    CHECK(g.busy == 0 && g.peak == 0);
+    ld_gate_destroy(&g);
+}
 
 /* ------------------------------------------------------------------ */
 /* Queue                                                                */
@@ -349,15 +406,18 @@ static int fixture_init(fixture *f)
     return 1;
 }
 
-static void test_pipeline_callback(fixture *f, int sessions, int scaled)
+static void test_pipeline_callback(fixture *f, int sessions, int scaled, int threads, int per_session)
 {
-    char what[64];
-    snprintf(what, sizeof what, "callback, %d sessions, scaled %d", sessions, scaled);
+    char what[96];
+    snprintf(what, sizeof what, "callback, %d sessions of %d threads, budget %d, scaled %d", sessions, per_session,
+             threads, scaled);
     counter cnt = {0};
     leandet_allocator alloc = {count_alloc, count_free, &cnt};
     leandet_pipeline_options o;
     leandet_pipeline_options_default(&o);
     o.sessions = sessions;
+    o.threads_per_session = per_session;
+    o.threads = threads;
     o.decode_workers = 2;
     o.prefetch = 1;
     o.scaled_decode = scaled;
@@ -391,6 +451,8 @@ static void test_pipeline_callback(fixture *f, int sessions, int scaled)
     for (int i = 0; i < log->n; i++)
         any_scaled |= log->scale[i] > 1;
     CHECK_MSG(any_scaled == scaled, "%s: scaled JPEG decode used: %d", what, any_scaled);
+    int peak = ld_pipeline_gate_peak(p);
+    CHECK_MSG(threads ? peak >= 1 && peak <= threads : peak == 0, "%s: %d threads computing at once", what, peak);
     /* After finish, submitting is an error (not a hang). */
     CHECK(leandet_pipeline_submit(p, &in[0], &err) == LEANDET_ERR_ARGUMENT);
     leandet_pipeline_destroy(p);
@@ -492,6 +554,11 @@ static void test_pipeline_limits(fixture *f)
     leandet_pipeline_options_default(&o);
     o.prefetch = -1;
     CHECK(leandet_pipeline_create(f->model, &o, NULL, NULL, &p, &err) == LEANDET_ERR_ARGUMENT);
+    leandet_pipeline_options_default(&o);
+    o.threads_per_session = 2;
+    o.threads = 1; /* a budget smaller than one session */
+    CHECK(leandet_pipeline_create(f->model, &o, NULL, NULL, &p, &err) == LEANDET_ERR_ARGUMENT);
+    CHECK_MSG(strstr(err.message, "thread budget") != NULL, "message: %s", err.message);
     /* A BMP's rows are resized as they decode: a buffer of 100x100 pixels
      * takes the 512x600 image, with the detections of the whole-image run. */
     leandet_pipeline_options_default(&o);
@@ -576,6 +643,7 @@ static void test_pipeline_cancel(fixture *f)
 
 int main(void)
 {
+    test_gate();
     test_queue_mpmc();
     test_queue_close();
     fixture f;
@@ -583,8 +651,9 @@ int main(void)
         CHECK_MSG(0, "cannot load the SSD model or the test images (LEANDET_MODELS, LEANDET_IMAGES)");
         return ld_test_finish();
     }
-    test_pipeline_callback(&f, 1, 0);
-    test_pipeline_callback(&f, 2, 1);
+    test_pipeline_callback(&f, 1, 0, 0, 1);
+    test_pipeline_callback(&f, 2, 1, 2, 1);
+    test_pipeline_callback(&f, 1, 0, 2, 2); /* the session's 2 units vs 2 decoders' 1 */
     test_pipeline_poll(&f);
     test_pipeline_limits(&f);
     test_pipeline_fit_size(&f);
