@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <libavdevice/avdevice.h>
 #include <libavutil/pixdesc.h>
 
 #include "video_io.h"
@@ -56,6 +57,12 @@ int ld_vin_open(ld_vin *v, const char *url, const char *format, volatile sig_ato
     memset(v, 0, sizeof *v);
     v->url = url;
     v->stream_index = -1;
+    /* Capture devices (v4l2 cameras, lavfi test sources...) are demuxers
+     * of libavdevice; registering them is idempotent. A /dev/video path
+     * is a camera unless --format says otherwise. */
+    avdevice_register_all();
+    if (!format && strncmp(url, "/dev/video", 10) == 0)
+        format = "v4l2";
     const AVInputFormat *ifmt = NULL;
     if (format && !(ifmt = av_find_input_format(format))) {
         snprintf(msg, n, "%s: unknown input format '%s'", url, format);

@@ -254,6 +254,7 @@ def test_corrupt_file_no_crash(tmp_path):
 @pytest.mark.parametrize("target,expect", [
     ("/nonexistent/leandet-video.mp4", "No such file"),
     ("http://127.0.0.1:9/x.mp4", "refused"),
+    ("/dev/video_leandet_missing", "Cannot open video device"),  # a camera path: v4l2
 ])
 def test_unopenable_input_is_a_clear_error(target, expect):
     proc = video(target)
@@ -461,3 +462,20 @@ def test_live_http_stream_paced_and_cut(tmp_path):
     assert 0 < s["frames_decoded"] < nb and s["frames_processed"] == s["frames_decoded"] == len(frames), (s, nb)
     assert [f["frame"] for f in frames] == list(range(len(frames)))
     assert ffprobe(out)[3] == len(frames)
+
+
+def test_capture_device_source():
+    """A capture device through libavdevice: FFmpeg's lavfi test pattern
+    (no camera here; /dev/video paths open as v4l2, see the unopenable
+    case). It has no byte stream, so it is live: --drop latest by default,
+    every frame accounted for, frames in order, the device's own size."""
+    proc = video("--format", "lavfi", "--max-frames", 20, "--threads", 1, "testsrc=size=640x360:rate=25")
+    assert proc.returncode == 0, describe(proc)
+    frames, s = parse(proc)
+    assert s["live"] is True and s["drop"] == "latest", s
+    assert (s["width"], s["height"]) == (640, 360) and s["frames_decoded"] == 20, s
+    assert s["frames_processed"] + s["frames_dropped"] == 20 and s["frames_processed"] == len(frames) >= 1, s
+    idx = [f["frame"] for f in frames]
+    assert idx == sorted(set(idx)), idx
+    proc = video("--format", "no-such-device", "x")
+    assert proc.returncode == 1 and "unknown input format 'no-such-device'" in proc.stderr, describe(proc)
