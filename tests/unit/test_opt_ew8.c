@@ -15,6 +15,7 @@
 #include "harness.h"
 #include "op_case.h"
 #include "kernels/opt.h"
+#include "kernels/x86/ew8.h"
 #include "kernels/x86/x86.h"
 #include "runtime/threadpool.h"
 
@@ -300,6 +301,34 @@ static void sweep_quantize(void)
     }
 }
 
+/* The table lookup both ways (AVX2 pshufb rows; AVX-512 VBMI permutes
+ * where the CPU has them) against the plain loop: every length to 300,
+ * at unaligned offsets, every byte value, tails of every size. */
+static void sweep_lut_paths(void)
+{
+    uint8_t lut[256], x[320], y[320];
+    for (int i = 0; i < 256; i++)
+        lut[i] = (uint8_t)(rand() & 0xff);
+    int paths = ld_ew8_has_vbmi() ? 2 : 1;
+    for (int vbmi = 0; vbmi < paths; vbmi++)
+        for (size_t n = 0; n <= 300; n++) {
+            size_t off = n % 7;
+            for (size_t i = 0; i < n; i++)
+                x[off + i] = (uint8_t)(i < 256 ? (unsigned)i : (unsigned)rand());
+            memset(y, 0xA5, sizeof y);
+            ld_ew8_lut_apply(lut, x + off, y + off, n, vbmi);
+            int ok = 1;
+            for (size_t i = 0; i < n; i++)
+                ok &= y[off + i] == lut[x[off + i]];
+            for (size_t i = 0; i < off; i++)
+                ok &= y[i] == 0xA5;                       /* nothing written before */
+            for (size_t i = off + n; i < sizeof y; i++)
+                ok &= y[i] == 0xA5;                       /* nor after */
+            CHECK_MSG(ok, "table lookup (%s) of %zu bytes at offset %zu", vbmi ? "VBMI" : "AVX2", n, off);
+        }
+    printf("table lookup: %s checked\n", paths == 2 ? "AVX2 and AVX-512 VBMI" : "AVX2 (no VBMI here)");
+}
+
 int main(void)
 {
     int have = 0;
@@ -321,6 +350,7 @@ int main(void)
     sweep_binary();
     binary_refusal();
     sweep_unary();
+    sweep_lut_paths();
     sweep_softmax();
     sweep_quantize();
     ld_pool_destroy(pool3);

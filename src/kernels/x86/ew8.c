@@ -2,7 +2,8 @@
  * quantization parameters in accepts(), probing a reference lookup table,
  * sizing the thread split; plus the table-driven unary ops (RELU, RELU6,
  * HARD_SWISH, LOGISTIC, TANH), whose reference eval for 8-bit data is a
- * 256-entry lookup (activation.c), here done 32 bytes at a time. */
+ * 256-entry lookup (activation.c), here done 32 bytes at a time, or 64
+ * with AVX-512 VBMI (two 128-byte permutes). */
 #include <string.h>
 
 #include "kernels/ref/elementwise_common.h"
@@ -157,11 +158,45 @@ LD_C8_AVX2 static void lut_run(const uint8_t lut[256], const uint8_t *x, uint8_t
         y[i] = lut[x[i]];
 }
 
+#define LD_EW8_VBMI __attribute__((target("avx512f,avx512bw,avx512vbmi")))
+
+/* vpermt2b looks up 64 bytes in a 128-byte table (index bits 0-6); one
+ * permute per half of the table, and x's top bit picks the half. Same
+ * table, same bytes as lut_run: about a tenth of its instructions. */
+LD_EW8_VBMI static void lut_run_vbmi(const uint8_t lut[256], const uint8_t *x, uint8_t *y, size_t n)
+{
+    const __m512i t0 = _mm512_loadu_si512(lut), t1 = _mm512_loadu_si512(lut + 64);
+    const __m512i t2 = _mm512_loadu_si512(lut + 128), t3 = _mm512_loadu_si512(lut + 192);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        const __m512i v = _mm512_loadu_si512(x + i);
+        const __m512i lo = _mm512_permutex2var_epi8(t0, v, t1), hi = _mm512_permutex2var_epi8(t2, v, t3);
+        _mm512_storeu_si512(y + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi));
+    }
+    if (i < n) {
+        const __mmask64 m = ((__mmask64)1 << (n - i)) - 1; /* n - i < 64 */
+        const __m512i v = _mm512_maskz_loadu_epi8(m, x + i);
+        const __m512i lo = _mm512_permutex2var_epi8(t0, v, t1), hi = _mm512_permutex2var_epi8(t2, v, t3);
+        _mm512_mask_storeu_epi8(y + i, m, _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi));
+    }
+}
+
+void ld_ew8_lut_apply(const uint8_t lut[256], const uint8_t *x, uint8_t *y, size_t n, int vbmi)
+{
+    (vbmi ? lut_run_vbmi : lut_run)(lut, x, y, n);
+}
+
+int ld_ew8_has_vbmi(void)
+{
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vbmi");
+}
+
 typedef struct lut_job {
     const uint8_t *lut, *x;
     uint8_t *y;
     size_t n;
-    int parts;
+    int parts, vbmi;
 } lut_job;
 
 static void lut_task(void *ctx, int task, int thread)
@@ -170,12 +205,13 @@ static void lut_task(void *ctx, int task, int thread)
     const lut_job *j = ctx;
     size_t lo, hi;
     ld_f32_part(j->n, j->parts, task, &lo, &hi);
-    lut_run(j->lut, j->x + lo, j->y + lo, hi - lo);
+    ld_ew8_lut_apply(j->lut, j->x + lo, j->y + lo, hi - lo, j->vbmi);
 }
 
 leandet_status ld_ew8_lut_eval(ld_op_ctx *c)
 {
-    lut_job j = { c->state, c->in[0]->data, c->out[0]->data, ld_shape_count(&c->in[0]->shape), 1 };
+    lut_job j = { c->state, c->in[0]->data, c->out[0]->data, ld_shape_count(&c->in[0]->shape), 1,
+                  ld_ew8_has_vbmi() };
     j.parts = ld_ew8_parts(c, j.n, PARALLEL_MIN);
     ld_pool_run(c->pool, j.parts, lut_task, &j);
     return LEANDET_OK;

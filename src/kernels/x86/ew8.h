@@ -38,6 +38,11 @@ int ld_ew8_lut_accepts(const ld_op_ctx *c);
 leandet_status ld_ew8_lut_prepare(ld_op_ctx *c);
 leandet_status ld_ew8_lut_eval(ld_op_ctx *c);
 
+/* y[i] = lut[x[i]] for n bytes: AVX2 (vbmi 0) or AVX-512 VBMI (vbmi 1, only
+ * where ld_ew8_has_vbmi()). The eval picks VBMI where the CPU has it. */
+void ld_ew8_lut_apply(const uint8_t lut[256], const uint8_t *x, uint8_t *y, size_t n, int vbmi);
+int ld_ew8_has_vbmi(void);
+
 int ld_ew8_quantize_accepts(const ld_op_ctx *c); /* float32 -> 8-bit, per tensor */
 leandet_status ld_ew8_quantize_prepare(ld_op_ctx *c);
 leandet_status ld_ew8_quantize_eval(ld_op_ctx *c);
