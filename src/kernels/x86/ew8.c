@@ -14,7 +14,12 @@
 
 #define ENTRY(op, name) { { op, NULL, ld_ew8_##name##_prepare, ld_ew8_##name##_eval }, ld_ew8_##name##_accepts, "avx2" }
 
+#define ENTRY512(op) { { op, NULL, ld_ew8_binary_prepare, ld_ew8_binary512_eval }, ld_ew8_binary512_accepts, "avx512" }
+
 const ld_opt_kernel ld_avx2_ew8[] = {
+    ENTRY512(LD_OP_MUL),
+    ENTRY512(LD_OP_ADD),
+    ENTRY512(LD_OP_SUB),
     ENTRY(LD_OP_MUL, binary),
     ENTRY(LD_OP_ADD, binary),
     ENTRY(LD_OP_SUB, binary),

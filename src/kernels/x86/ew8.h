@@ -33,6 +33,9 @@ int ld_ew8_parts(const ld_op_ctx *c, size_t n, size_t grain);
 int ld_ew8_binary_accepts(const ld_op_ctx *c);
 leandet_status ld_ew8_binary_prepare(ld_op_ctx *c);
 leandet_status ld_ew8_binary_eval(ld_op_ctx *c);
+/* The same ops with 16-lane rows where c8_vnni_usable() (same prepare). */
+int ld_ew8_binary512_accepts(const ld_op_ctx *c);
+leandet_status ld_ew8_binary512_eval(ld_op_ctx *c);
 
 int ld_ew8_lut_accepts(const ld_op_ctx *c);
 leandet_status ld_ew8_lut_prepare(ld_op_ctx *c);

@@ -8,11 +8,18 @@
  *   ADD/SUB: out = clamp(rq_out(rq_1((x - zx) << 20) +/- rq_2((y - zy) << 20)) + zo)
  * The vector form wraps int32 where the reference widens to int64, so only
  * multipliers below one are taken (all values then stay far inside int32);
- * others stay on the reference kernel. */
+ * others stay on the reference kernel.
+ *
+ * Where the CPU has AVX-512 (with VNNI, as conv8's 16-lane requantization
+ * is compiled), rows that are contiguous or one repeated value go 16 at a
+ * time through that requantization (requant16: the same rounding); strided
+ * rows keep the AVX2 loop. */
 #include <string.h>
 
 #include "kernels/quant.h"
 #include "kernels/ref/elementwise_common.h"
+#include "kernels/x86/conv8.h"
+#include "kernels/x86/conv8_simd512.h"
 #include "kernels/x86/ew8.h"
 #include "kernels/x86/ew8_simd.h"
 #include "kernels/x86/float_common.h"
@@ -87,6 +94,11 @@ int ld_ew8_binary_accepts(const ld_op_ctx *c)
     const int op = c->op->builtin;
     binary_state s;
     return (op == LD_OP_MUL || op == LD_OP_ADD || op == LD_OP_SUB) && arith_params(c, &s);
+}
+
+int ld_ew8_binary512_accepts(const ld_op_ctx *c)
+{
+    return c8_vnni_usable() && ld_ew8_binary_accepts(c);
 }
 
 leandet_status ld_ew8_binary_prepare(ld_op_ctx *c)
@@ -176,6 +188,74 @@ LD_C8_AVX2 static void row_sub(const binary_state *s, const uint8_t *a, size_t s
 typedef void (*row_fn)(const binary_state *s, const uint8_t *a, size_t sa, const uint8_t *b, size_t sb, uint8_t *o,
                        size_t n);
 
+/* ---- 16 lanes (AVX-512) ---------------------------------------------------- */
+
+/* rq8's multiplier in the 16-lane table form rq16_load reads. */
+typedef struct rq16_src {
+    int32_t mult[16], lshift[16], rshift[16];
+} rq16_src;
+
+LD_C8_INLINE512 rq16 rq16_of(const rq8 *r, int32_t zp, int32_t lo, int32_t hi, c8_requant *q, rq16_src *t)
+{
+    for (int i = 0; i < 16; i++) {
+        t->mult[i] = r->mult[0];
+        t->lshift[i] = r->lshift[0];
+        t->rshift[i] = r->rshift[0];
+    }
+    c8_requant v = { t->mult, t->lshift, t->rshift, NULL, NULL, zp, lo, hi, 0 };
+    *q = v;
+    return rq16_load(q, 0);
+}
+
+/* n (1..16) bytes from p (stride 1) or one repeated (stride 0) as int32 + off. */
+LD_C8_INLINE512 __m512i load16(const uint8_t *p, size_t stride, size_t n, int is_signed, __m512i off)
+{
+    const __m128i b = stride ? _mm_maskz_loadu_epi8((__mmask16)(n >= 16 ? 0xffffu : (1u << n) - 1u), p)
+                             : _mm_set1_epi8((char)p[0]);
+    return _mm512_add_epi32(is_signed ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b), off);
+}
+
+LD_C8_INLINE512 void row16(int op, const binary_state *s, const uint8_t *a, size_t sa, const uint8_t *b, size_t sb,
+                           uint8_t *o, size_t n)
+{
+    rq16_src to, t1, t2;
+    c8_requant qo, q1, q2;
+    const rq16 ko = rq16_of(&s->out, s->out_zp, s->qmin, s->qmax, &qo, &to);
+    rq16 k1 = ko, k2 = ko;
+    if (op != LD_OP_MUL) {
+        k1 = rq16_of(&s->in1, 0, INT32_MIN, INT32_MAX, &q1, &t1);
+        k2 = rq16_of(&s->in2, 0, INT32_MIN, INT32_MAX, &q2, &t2);
+    }
+    const __m512i off1 = _mm512_set1_epi32(s->in1_off), off2 = _mm512_set1_epi32(s->in2_off);
+    for (size_t i = 0; i < n; i += 16) {
+        const size_t m = n - i < 16 ? n - i : 16;
+        const __m512i x = load16(a + i * sa, sa, m, s->is_signed, off1);
+        const __m512i y = load16(b + i * sb, sb, m, s->is_signed, off2);
+        __m512i acc;
+        if (op == LD_OP_MUL) {
+            acc = _mm512_mullo_epi32(x, y);
+        } else {
+            const __m512i p = requant16(_mm512_slli_epi32(x, LEFT_SHIFT), &k1, &q1);
+            const __m512i q = requant16(_mm512_slli_epi32(y, LEFT_SHIFT), &k2, &q2);
+            acc = op == LD_OP_ADD ? _mm512_add_epi32(p, q) : _mm512_sub_epi32(p, q);
+        }
+        store16(o + i, requant16(acc, &ko, &qo), (int)m);
+    }
+}
+
+#define ROW512(name, OP, avx2)                                                                                  \
+    LD_C8_512 static void name(const binary_state *s, const uint8_t *a, size_t sa, const uint8_t *b, size_t sb, \
+                               uint8_t *o, size_t n)                                                           \
+    {                                                                                                          \
+        if (sa <= 1 && sb <= 1)                                                                                \
+            row16(OP, s, a, sa, b, sb, o, n);                                                                  \
+        else                                                                                                   \
+            avx2(s, a, sa, b, sb, o, n);                                                                       \
+    }
+ROW512(row_mul512, LD_OP_MUL, row_mul)
+ROW512(row_add512, LD_OP_ADD, row_add)
+ROW512(row_sub512, LD_OP_SUB, row_sub)
+
 typedef struct binary_job {
     const binary_state *s;
     row_fn fn;
@@ -209,7 +289,7 @@ static void binary_task(void *ctx, int task, int thread)
     }
 }
 
-leandet_status ld_ew8_binary_eval(ld_op_ctx *c)
+static leandet_status binary_eval(ld_op_ctx *c, int wide)
 {
     const binary_state *s = c->state;
     const ld_bcast *p = &s->plan;
@@ -218,8 +298,21 @@ leandet_status ld_ew8_binary_eval(ld_op_ctx *c)
         j.total *= p->n[d];
     if (j.total == 0)
         return LEANDET_OK;
-    j.fn = s->op == LD_OP_MUL ? row_mul : s->op == LD_OP_ADD ? row_add : row_sub;
+    if (wide)
+        j.fn = s->op == LD_OP_MUL ? row_mul512 : s->op == LD_OP_ADD ? row_add512 : row_sub512;
+    else
+        j.fn = s->op == LD_OP_MUL ? row_mul : s->op == LD_OP_ADD ? row_add : row_sub;
     j.parts = ld_ew8_parts(c, j.total, PARALLEL_MIN);
     ld_pool_run(c->pool, j.parts, binary_task, &j);
     return LEANDET_OK;
+}
+
+leandet_status ld_ew8_binary_eval(ld_op_ctx *c)
+{
+    return binary_eval(c, 0);
+}
+
+leandet_status ld_ew8_binary512_eval(ld_op_ctx *c)
+{
+    return binary_eval(c, 1);
 }
