@@ -46,9 +46,12 @@ static void lifetimes(const ld_model_desc *d, const ld_plan_config *cfg, int32_t
         for (int k = 0; k < op->n_inputs; k++)
             if (op->inputs[k] >= 0 && last[op->inputs[k]] < cfg->read_until[i])
                 last[op->inputs[k]] = cfg->read_until[i];
-        for (int k = 0; k < op->n_outputs; k++) /* never written: no bytes */
-            first[op->outputs[k]] = last[op->outputs[k]] = UNUSED;
     }
+    /* After every extension: a fused producer may read another's output
+     * (CONV_2D -> LOGISTIC of a fused SiLU), which is no more written. */
+    for (int i = 0; cfg && cfg->read_until && i < d->n_ops; i++)
+        for (int k = 0; cfg->read_until[i] > i && k < d->ops[i].n_outputs; k++) /* never written: no bytes */
+            first[d->ops[i].outputs[k]] = last[d->ops[i].outputs[k]] = UNUSED;
     for (int k = 0; k < d->n_inputs; k++)
         last[d->inputs[k]] = d->n_ops;
     for (int k = 0; k < d->n_outputs; k++)

@@ -32,13 +32,15 @@ const ld_opt_kernel *const *ld_opt_families(void)
     return none;
 }
 
-int ld_opt_fuse(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel,
-                const char **isa)
+int ld_opt_fuse(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx *consumer, ld_alloc *alloc,
+                const ld_kernel **kernel, const char **isa)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (!avx2_fma())
         return 0;
     int r = ld_fuse_silu(producer, consumer, alloc, kernel);
+    if (r == 0)
+        r = ld_fuse_conv_silu_f32(producer, producer_kernel, consumer, alloc, kernel);
     if (r == 0)
         r = ld_fuse_binary_act_f32(producer, consumer, alloc, kernel);
     if (r == 0)
@@ -47,7 +49,7 @@ int ld_opt_fuse(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const
         *isa = "avx2";
     return r;
 #else
-    (void)producer, (void)consumer, (void)alloc, (void)kernel, (void)isa;
+    (void)producer, (void)producer_kernel, (void)consumer, (void)alloc, (void)kernel, (void)isa;
 #endif
     return 0;
 }

@@ -16,7 +16,7 @@ const ld_opt_kernel *const *ld_opt_families(void);
  * place; its prepare is never called) and the producer must be skipped;
  * returns 1. 0: not fused, nothing changed. -1: out of memory while
  * fusing (nothing changed; the caller fails like any allocation). */
-int ld_opt_fuse(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel,
-                const char **isa);
+int ld_opt_fuse(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx *consumer, ld_alloc *alloc,
+                const ld_kernel **kernel, const char **isa);
 
 #endif

@@ -214,7 +214,8 @@ static leandet_status fuse_ops(leandet_session *s, leandet_error *err)
                 continue;
             ld_op_slot *cons = &s->ops[j];
             size_t before = s->alloc.current;
-            const int fused = ld_opt_fuse(&s->ops[i].ctx, &cons->ctx, &s->alloc, &cons->kernel, &cons->isa);
+            const int fused =
+                ld_opt_fuse(&s->ops[i].ctx, s->ops[i].kernel, &cons->ctx, &s->alloc, &cons->kernel, &cons->isa);
             if (fused < 0) {
                 ld_free(&s->alloc, producer);
                 return ld_fail(err, s->alloc.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY,
@@ -229,7 +230,16 @@ static leandet_status fuse_ops(leandet_session *s, leandet_error *err)
                 else
                     cons->state_bytes += s->alloc.current - before; /* may shrink: modular sum */
                 release_planned_state(s, cons);
-                break;
+                /* The producer no longer reads its inputs; those the
+                 * consumer reads itself now have one reader fewer (SiLU:
+                 * x), so the op before may fuse in too (CONV_2D + SiLU). */
+                for (int a = 0; a < d->ops[i].n_inputs; a++)
+                    for (int b = 0; b < d->ops[j].n_inputs; b++)
+                        if (d->ops[i].inputs[a] >= 0 && d->ops[i].inputs[a] == d->ops[j].inputs[b]) {
+                            readers[d->ops[i].inputs[a]]--;
+                            break;
+                        }
+                k = -1; /* look at the consumer's inputs again */
             }
         }
     }

@@ -20,8 +20,10 @@
 #include "harness.h"
 #include "kernels/opt.h"
 #include "kernels/x86/float_common.h"
+#include "kernels/x86/float_ew.h"
 #include "kernels/x86/float_gemm.h"
 #include "kernels/x86/hybrid.h"
+#include "kernels/x86/move.h"
 #include "kernels/x86/x86.h"
 #include "runtime/session_internal.h"
 
@@ -390,8 +392,57 @@ static void sweep_conv(int depthwise, int cases)
     }
 }
 
+/* CONV_2D + SiLU (ld_f32_conv_eval_silu) against the convolution and then
+ * ld_f32_silu over its output, for every entry: the same bits, serially
+ * and on the 3-thread pool, whose split takes channel panels apart when
+ * the pixels are few (one tile here: 2x3 pixels, 3 panels or more). */
+static void conv_silu_case(int h, int w, int in_c, int out_c, int fh, ld_activation act)
+{
+    char what[120];
+    snprintf(what, sizeof what, "CONV_2D + SiLU %dx%dx%d -> %d, filter %d, act %d", h, w, in_c, out_c, fh, (int)act);
+    ld_op_desc op = conv_op(LD_OP_CONV_2D, LD_PAD_SAME, 1, 1, 1, 1, act);
+    tt in, wt, bias;
+    int in_dims[4] = { 1, h, w, in_c }, w_dims[4] = { out_c, fh, fh, in_c };
+    tt_make(&in, "input", 4, in_dims, 0, 3.0f);
+    tt_make(&wt, "weights", 4, w_dims, 1, 1.0f);
+    tt_make(&bias, "bias", 1, &out_c, 1, 2.0f);
+    tt *ins[3] = { &in, &wt, &bias };
+    void (*logistic)(const float *, float *, size_t) = ld_f32_has_avx512() ? ld_f32_logistic_avx512
+                                                                           : ld_f32_logistic_avx2;
+    for (const ld_opt_kernel *k = ld_avx2_float; k->k.builtin >= 0; k++) {
+        run r;
+        run_init(&r, &op, ins, 3);
+        if (k->k.builtin != LD_OP_CONV_2D || k->k.eval != ld_f32_conv_eval || !k->accepts(&r.c)) {
+            run_free(&r);
+            continue;
+        }
+        CHECK(run_prepare(&r, &k->k) == LEANDET_OK);
+        CHECK(run_eval(&r, &k->k, NULL) == LEANDET_OK);
+        const size_t n = ld_shape_count(&r.o.shape);
+        float *want = malloc(n * sizeof(float));
+        ld_f32_silu(logistic, r.o.data, want, n);
+        for (int pass = 0; pass < (pool3 ? 2 : 1); pass++) {
+            memset(r.o.data, 0, n * sizeof(float));
+            r.c.alloc = NULL;
+            r.c.pool = pass ? pool3 : NULL;
+            CHECK(ld_f32_conv_eval_silu(&r.c, logistic) == LEANDET_OK);
+            r.c.alloc = &r.al;
+            CHECK_MSG(memcmp(want, r.o.data, n * sizeof(float)) == 0, "%s [%s]%s: differs from conv then SiLU",
+                      what, k->isa, pass ? " on 3 threads" : "");
+        }
+        free(want);
+        run_free(&r);
+    }
+    tt_free(&in);
+    tt_free(&wt);
+    tt_free(&bias);
+}
+
 static void conv_fixed(void)
 {
+    conv_silu_case(2, 3, 8, 96, 3, LD_ACT_NONE);  /* one tile: the channels split across tasks */
+    conv_silu_case(2, 3, 5, 40, 1, LD_ACT_RELU);  /* a narrow tail panel */
+    conv_silu_case(9, 7, 16, 24, 3, LD_ACT_NONE); /* tiles split: whole rows per tile */
     /* the shapes of the real models, scaled down */
     conv_case(0, 1, 13, 11, 3, 24, 5, 5, 2, 2, 1, 1, LD_PAD_SAME, LD_ACT_RELU, 1);
     conv_case(0, 1, 15, 15, 3, 16, 6, 6, 2, 2, 1, 1, LD_PAD_VALID, LD_ACT_NONE, 1);

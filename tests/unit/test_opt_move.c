@@ -408,7 +408,8 @@ static void silu_refusals(void)
 /* ---- a real model: fused vs unfused ------------------------------------------
  * keep_all_tensors turns fusion off and keeps every other kernel choice, so
  * the two sessions differ only by the fused pairs: SiLU (yolov8n, int8),
- * ADD+RELU (BlazeFace), ADD+PRELU (palm), none of which may change a byte
+ * ADD+RELU (BlazeFace), ADD+PRELU (palm), SiLU and CONV_2D + SiLU (yolov5n,
+ * float), none of which may change a byte
  * (the fused passes do the pairs' float operations in the same order; the reference backend is left to the oracle tests,
  * being slow under the sanitizers). */
 
@@ -484,6 +485,7 @@ int main(void)
     model_outputs("yolov8n_full_integer_quant.tflite");
     model_outputs("face_detection_short_range.tflite");
     model_outputs("palm_detection_lite.tflite");
+    model_outputs("yolov5n-fp16.tflite"); /* float SiLU, and CONV_2D + SiLU */
     ld_pool_destroy(pool3);
     printf("%d cases taken by the optimized kernels\n", accepted_total);
     return ld_test_finish();

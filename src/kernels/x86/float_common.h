@@ -77,6 +77,9 @@ int ld_f32_conv_accepts512(const ld_op_ctx *c);
 leandet_status ld_f32_conv_prepare(ld_op_ctx *c);
 leandet_status ld_f32_conv_prepare512(ld_op_ctx *c);
 leandet_status ld_f32_conv_eval(ld_op_ctx *c);
+/* The same, then y = y * logistic(y) on each stored tile (CONV_2D + SiLU,
+ * fuse_silu.c). */
+leandet_status ld_f32_conv_eval_silu(ld_op_ctx *c, void (*logistic)(const float *x, float *y, size_t n));
 int ld_f32_fc_accepts(const ld_op_ctx *c);
 int ld_f32_fc_accepts512(const ld_op_ctx *c);
 leandet_status ld_f32_fc_prepare(ld_op_ctx *c);

@@ -20,6 +20,7 @@
 #include "kernels/ref/conv_window.h"
 #include "kernels/x86/float_common.h"
 #include "kernels/x86/float_gemm.h"
+#include "kernels/x86/move.h"
 
 /* Filters with more taps fall back to the reference kernel: the tap
  * pointers of one tile live on the stack (6 KiB). */
@@ -254,7 +255,20 @@ typedef struct conv_job {
     float *y;
     size_t tiles;
     int mparts, nparts;
+    void (*logistic)(const float *x, float *y, size_t n); /* fused SiLU, or NULL */
 } conv_job;
+
+/* The fused SiLU on the rows a tile just stored, channels [c0, c1). */
+static void silu_tile(const conv_job *j, float *y, size_t mr, size_t c0, size_t c1)
+{
+    const size_t out_c = (size_t)j->s->g.n;
+    if (c0 == 0 && c1 == out_c) {
+        ld_f32_silu(j->logistic, y, y, mr * out_c);
+        return;
+    }
+    for (size_t r = 0; r < mr; r++)
+        ld_f32_silu(j->logistic, y + r * out_c + c0, y + r * out_c + c0, c1 - c0);
+}
 
 static void conv_task(void *ctx, int task, int thread)
 {
@@ -290,13 +304,17 @@ static void conv_task(void *ctx, int task, int thread)
                     a[g * LD_F32_MR + r] = a[g * LD_F32_MR + mr - 1];
         }
         ld_f32_gemm_rows(&s->g, (int)q0, (int)q1, mr, k / groups, groups, a, j->y + r0 * out_c, out_c);
+        if (j->logistic) {
+            const size_t nr = (size_t)s->g.nr, c1 = q1 * nr < out_c ? q1 * nr : out_c;
+            silu_tile(j, j->y + r0 * out_c, mr, q0 * nr, c1);
+        }
     }
 }
 
-static leandet_status run(ld_op_ctx *c)
+static leandet_status run(ld_op_ctx *c, void (*logistic)(const float *x, float *y, size_t n))
 {
     const conv_f32 *s = c->state;
-    conv_job j = { s, c->in[0]->data, c->out[0]->data, (s->rows + LD_F32_MR - 1) / LD_F32_MR, 1, 1 };
+    conv_job j = { s, c->in[0]->data, c->out[0]->data, (s->rows + LD_F32_MR - 1) / LD_F32_MR, 1, 1, logistic };
     const int threads = ld_pool_threads(c->pool);
     j.mparts = ld_f32_parts(c->pool, j.tiles, 1, 4);
     if (j.mparts < 2 * threads && s->g.panels > 1) { /* few pixels: split the channels as well */
@@ -309,10 +327,15 @@ static leandet_status run(ld_op_ctx *c)
 
 leandet_status ld_f32_conv_eval(ld_op_ctx *c)
 {
-    return run(c);
+    return run(c, NULL);
+}
+
+leandet_status ld_f32_conv_eval_silu(ld_op_ctx *c, void (*logistic)(const float *x, float *y, size_t n))
+{
+    return run(c, logistic);
 }
 
 leandet_status ld_f32_fc_eval(ld_op_ctx *c)
 {
-    return run(c);
+    return run(c, NULL);
 }

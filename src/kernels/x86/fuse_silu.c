@@ -7,7 +7,9 @@
  * run by the 8-bit table kernel (ld_ew8_lut_eval).
  * float32: x * logistic(x) in cache-sized blocks, with the optimized float
  * LOGISTIC (within 1e-6 of the reference) and one multiply: within 1e-6
- * relative of the reference pair. */
+ * relative of the reference pair. A float CONV_2D whose output only the
+ * SiLU reads fuses in too: the SiLU is applied to each output tile as the
+ * convolution stores it (ld_f32_conv_eval_silu), the same values. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -112,7 +114,21 @@ typedef struct silu_job {
     int parts;
 } silu_job;
 
-LD_AVX2 static void silu_task(void *ctx, int task, int thread)
+LD_AVX2 void ld_f32_silu(void (*logistic)(const float *x, float *y, size_t n), const float *x, float *y, size_t n)
+{
+    float t[256]; /* the logistic of a piece: x may be y */
+    for (size_t lo = 0; lo < n; lo += 256) {
+        const size_t m = n - lo < 256 ? n - lo : 256;
+        logistic(x + lo, t, m);
+        size_t i = 0;
+        for (; i + 8 <= m; i += 8)
+            _mm256_storeu_ps(y + lo + i, _mm256_mul_ps(_mm256_loadu_ps(x + lo + i), _mm256_loadu_ps(t + i)));
+        for (; i < m; i++)
+            y[lo + i] = x[lo + i] * t[i];
+    }
+}
+
+static void silu_task(void *ctx, int task, int thread)
 {
     (void)thread;
     const silu_job *j = ctx;
@@ -120,14 +136,7 @@ LD_AVX2 static void silu_task(void *ctx, int task, int thread)
     ld_f32_part(j->blocks, j->parts, task, &b0, &b1);
     for (size_t b = b0; b < b1; b++) {
         size_t lo = b * SILU_BLOCK, n = j->n - lo < SILU_BLOCK ? j->n - lo : SILU_BLOCK;
-        const float *x = j->x + lo;
-        float *y = j->y + lo;
-        j->s->logistic(x, y, n);
-        size_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-        for (; i < n; i++)
-            y[i] = x[i] * y[i];
+        ld_f32_silu(j->s->logistic, j->x + lo, j->y + lo, n);
     }
 }
 
@@ -158,6 +167,47 @@ static int fuse_f32(ld_op_ctx *prod, ld_op_ctx *cons, int xi, ld_alloc *alloc)
 
 static const ld_kernel silu8_kernel = { LD_OP_MUL, NULL, NULL, silu8_eval };
 static const ld_kernel silu_f32_kernel = { LD_OP_MUL, NULL, NULL, silu_f32_eval };
+
+/* CONV_2D + SiLU: the convolution's context (its inputs, and its packed
+ * state, which stays the CONV_2D op's) run into the MUL's output. */
+typedef struct conv_silu {
+    ld_op_ctx conv;
+    void (*logistic)(const float *x, float *y, size_t n);
+} conv_silu;
+
+static leandet_status conv_silu_eval(ld_op_ctx *c)
+{
+    const conv_silu *s = c->state;
+    ld_op_ctx f = s->conv;
+    f.out = c->out;
+    f.pool = c->pool;
+    f.scratch = c->scratch;
+    f.err = c->err;
+    return ld_f32_conv_eval_silu(&f, s->logistic);
+}
+
+static const ld_kernel conv_silu_kernel = { LD_OP_MUL, NULL, NULL, conv_silu_eval };
+
+int ld_fuse_conv_silu_f32(ld_op_ctx *prod, const ld_kernel *prod_kernel, ld_op_ctx *cons, ld_alloc *alloc,
+                          const ld_kernel **kernel)
+{
+    /* Decided from kernels and tensors only: when planning, the states are
+     * already released, and the plan must fuse what the run fuses. */
+    if (*kernel != &silu_f32_kernel || !prod_kernel || prod_kernel->eval != ld_f32_conv_eval ||
+        prod->op->builtin != LD_OP_CONV_2D || prod->n_out != 1 || cons->n_in != 2 || !ld_f32_is(prod->out[0]) ||
+        (cons->in[0] != prod->out[0] && cons->in[1] != prod->out[0]))
+        return 0;
+    conv_silu *s = ld_malloc(alloc, sizeof *s);
+    if (!s)
+        return -1;
+    s->conv = *prod;
+    s->conv.alloc = NULL;
+    s->logistic = ld_f32_has_avx512() ? ld_f32_logistic_avx512 : ld_f32_logistic_avx2;
+    ld_free(alloc, cons->state);
+    cons->state = s;
+    *kernel = &conv_silu_kernel;
+    return 1;
+}
 
 int ld_fuse_silu(ld_op_ctx *prod, ld_op_ctx *cons, ld_alloc *alloc, const ld_kernel **kernel)
 {

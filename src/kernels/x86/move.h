@@ -43,4 +43,16 @@ leandet_status ld_resize_f32_eval(ld_op_ctx *c);
  * when the pair does not match or the fused kernel does not handle it. */
 int ld_fuse_silu(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel); /* as ld_opt_fuse */
 
+/* CONV_2D + SiLU: `consumer` already runs the float SiLU (ld_fuse_silu)
+ * and `producer`, run by the optimized float CONV_2D (`producer_kernel`),
+ * makes its x. The fused kernel runs the convolution into the SiLU's output
+ * and applies the SiLU to each tile as it is stored (while in cache): the
+ * same values as the two passes, without writing and reading x. */
+int ld_fuse_conv_silu_f32(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx *consumer,
+                          ld_alloc *alloc, const ld_kernel **kernel);
+
+/* y[i] = x[i] * logistic(x[i]) for n floats (y may be x), the float SiLU
+ * of the fused kernels, by `logistic` (ld_f32_logistic_avx2 or _avx512). */
+void ld_f32_silu(void (*logistic)(const float *x, float *y, size_t n), const float *x, float *y, size_t n);
+
 #endif
