@@ -148,6 +148,64 @@ static void sweep_pad(void)
 
 static const ld_activation acts[] = { LD_ACT_NONE, LD_ACT_RELU, LD_ACT_RELU6, LD_ACT_RELU_N1_TO_1 };
 
+/* ---- TRANSPOSE --------------------------------------------------------------- */
+
+/* Returns whether the block transpose took it (batched 2-D ones only). */
+static int transpose_case(ld_dtype type, int rank, const int *dims, const int32_t *perm)
+{
+    tt x, p, out;
+    int pd[1] = { rank }, od[5];
+    for (int k = 0; k < rank; k++)
+        od[k] = dims[perm[k]];
+    tt_make(&x, type, rank, dims, 0.05f, 3);
+    tt_const_ints(&p, perm, 1, pd);
+    tt_make(&out, type, rank, od, 0.05f, 3);
+    ld_op_desc op = { 0 };
+    op.builtin = LD_OP_TRANSPOSE;
+    ld_tensor *ins[2] = { &x.t, &p.t };
+    char what[160];
+    int at = snprintf(what, sizeof what, "TRANSPOSE %s", leandet_dtype_name(type));
+    for (int k = 0; k < rank && at > 0 && (size_t)at < sizeof what; k++)
+        at += snprintf(what + at, sizeof what - (size_t)at, " %d<-%d", dims[k], (int)perm[k]);
+    const int took = compare(&op, ins, 2, &out, what);
+    tt_free(&x);
+    tt_free(&p);
+    tt_free(&out);
+    return took;
+}
+
+static void sweep_transpose(void)
+{
+    static const int sizes[] = { 1, 1, 2, 3, 5, 8, 16, 17, 31, 33, 48 };
+    int took = 0;
+    for (int i = 0; i < 400; i++) {
+        int rank = rnd_in(1, 5), dims[5];
+        int32_t perm[5];
+        for (int k = 0; k < rank; k++) {
+            dims[k] = sizes[rnd() % (sizeof sizes / sizeof sizes[0])];
+            perm[k] = k;
+        }
+        for (int k = rank - 1; k > 0; k--) { /* a random permutation */
+            int j = rnd_in(0, k);
+            int32_t tmp = perm[k];
+            perm[k] = perm[j];
+            perm[j] = tmp;
+        }
+        if (rank == 5 && dims[0] * dims[1] * dims[2] * dims[3] * dims[4] > 200000)
+            dims[0] = 1; /* keep the case small */
+        took += transpose_case(pad_types[i % 5], rank, dims, perm);
+    }
+    CHECK_MSG(took > 100, "the block transpose took only %d of 400 cases", took);
+    /* The models' shapes, scaled down: YOLOv8's NHWC -> NCHW head and its
+     * DFL [1,4,16,N] -> [1,4,N,16], in int8 and float. */
+    const int nhwc[4] = { 1, 20, 20, 48 }, dfl[4] = { 1, 4, 16, 336 };
+    const int32_t to_nchw[4] = { 0, 3, 1, 2 }, swap_last[4] = { 0, 1, 3, 2 };
+    for (int t = 0; t < 2; t++) {
+        CHECK(transpose_case(t ? LEANDET_FLOAT32 : LEANDET_INT8, 4, nhwc, to_nchw));
+        CHECK(transpose_case(t ? LEANDET_FLOAT32 : LEANDET_INT8, 4, dfl, swap_last));
+    }
+}
+
 /* ---- 8-bit CONCATENATION --------------------------------------------------- */
 
 /* n inputs along `axis` of rank-`rank` shapes; each input's scale and zero
@@ -476,6 +534,7 @@ int main(void)
         ld_pool_set_reverse(pool3, 1);
     }
     sweep_pad();
+    sweep_transpose();
     sweep_concat();
     sweep_pool();
     sweep_relu();

@@ -1,5 +1,5 @@
 /* Data-movement and small fused kernels (move.c, concat8.c, pool8.c, relu_f32.c,
- * resize_f32.c, fuse_silu.c; the table in move_table.c).
+ * resize_f32.c, transpose.c, fuse_silu.c; the table in move_table.c).
  * Like the other optimized families they validate through the reference
  * prepare (ld_f32_ref_prepare) and are byte-exact with the reference, except
  * the float SiLU fusion (within 1e-6 relative, the float LOGISTIC's bound). */
@@ -21,6 +21,11 @@ leandet_status ld_move_pad_eval(ld_op_ctx *c);
 int ld_concat8_accepts(const ld_op_ctx *c);
 leandet_status ld_concat8_prepare(ld_op_ctx *c);
 leandet_status ld_concat8_eval(ld_op_ctx *c);
+
+/* TRANSPOSE that is a batch of 2-D transposes (transpose.c): any type. */
+int ld_transpose_accepts(const ld_op_ctx *c);
+leandet_status ld_transpose_prepare(ld_op_ctx *c);
+leandet_status ld_transpose_eval(ld_op_ctx *c);
 
 int ld_pool8_accepts(const ld_op_ctx *c);
 leandet_status ld_pool8_prepare(ld_op_ctx *c);
