@@ -42,6 +42,8 @@ int ld_opt_fuse(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx
     if (r == 0)
         r = ld_fuse_conv_silu_f32(producer, producer_kernel, consumer, alloc, kernel);
     if (r == 0)
+        r = ld_fuse_conv_silu8(producer, producer_kernel, consumer, alloc, kernel);
+    if (r == 0)
         r = ld_fuse_binary_act_f32(producer, consumer, alloc, kernel);
     if (r == 0)
         r = ld_fuse_add_prelu_f32(producer, consumer, alloc, kernel);

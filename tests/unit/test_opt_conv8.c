@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "kernels/kernel.h"
+#include "kernels/x86/conv8.h"
 #include "kernels/x86/x86.h"
 #include "runtime/threadpool.h"
 
@@ -351,6 +352,56 @@ static void model_like(void)
     }
 }
 
+/* CONV_2D with a fused 8-bit table on its output (CONV_2D + SiLU,
+ * ld_conv8_eval_lut): each entry's own output looked up byte by byte, on
+ * every pool; under the reverse pool, one tile's channel blocks go to
+ * different tasks, each applying the table to its own columns. */
+static uint8_t test_lut[256];
+
+static leandet_status eval_with_lut(ld_op_ctx *c)
+{
+    return ld_conv8_eval_lut(c, test_lut);
+}
+
+static void lut_cases(void)
+{
+    for (int i = 0; i < 256; i++)
+        test_lut[i] = (uint8_t)(rnd() & 0xff);
+    static const geo shapes[] = {
+        /* b  h   w   c  fh fw sh sw dh dw same oc grp dm */
+        { 1, 2, 3, 64, 1, 1, 1, 1, 1, 1, 1, 273, 1, 0 },  /* one tile, five channel blocks */
+        { 1, 10, 10, 16, 3, 3, 1, 1, 1, 1, 1, 16, 1, 0 }, /* yolo 3x3 */
+        { 1, 23, 21, 8, 3, 3, 1, 1, 1, 1, 1, 40, 1, 0 },  /* rows split between tasks */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int t = 0; t < 2; t++) {
+            opcase k;
+            const geo *g = &shapes[i];
+            make_case(&k, t ? LEANDET_INT8 : LEANDET_UINT8, t, g, LD_ACT_NONE, 1, pick_real(g->fh * g->fw * g->c),
+                      BYTES_RANDOM);
+            int index = 0;
+            for (const ld_opt_kernel *o = ld_avx2_conv8; o->k.builtin >= 0; o++, index++) {
+                if (o->k.builtin != LD_OP_CONV_2D || !opt_accepts(o, &k))
+                    continue;
+                CHECK(ld_conv8_is_conv(&o->k));
+                uint8_t *want, *got;
+                size_t nw, ng;
+                CHECK(run(&o->k, &k, NULL, &want, &nw) == LEANDET_OK);
+                for (size_t b = 0; b < nw; b++)
+                    want[b] = test_lut[want[b]];
+                const ld_kernel with_lut = { LD_OP_CONV_2D, NULL, o->k.prepare, eval_with_lut };
+                for (int p = 0; p < n_pools; p++) {
+                    CHECK(run(&with_lut, &k, pools[p], &got, &ng) == LEANDET_OK);
+                    CHECK_MSG(ng == nw && memcmp(want, got, nw) == 0, "CONV_2D + table, shape %zu type %d [%s] pool %d",
+                              i, t, o->isa, p);
+                    free(got);
+                }
+                free(want);
+            }
+            free_case(&k);
+        }
+}
+
 /* Sums far outside int32: a long 1x1 patch of extreme bytes; the kernel
  * must wrap exactly as the reference's accumulator. Plus biases near the
  * int32 limits. */
@@ -426,6 +477,7 @@ int main(void)
         pools[n_pools++] = p;
     }
     model_like();
+    lut_cases();
     wrapping();
     refusals();
     for (int i = 0; i < 150; i++)

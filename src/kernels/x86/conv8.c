@@ -15,6 +15,7 @@
 
 #include "kernels/ref/conv_quant.h"
 #include "kernels/x86/conv8.h"
+#include "kernels/x86/ew8.h"
 #include "kernels/x86/x86.h"
 #include "runtime/threadpool.h"
 
@@ -285,6 +286,8 @@ typedef struct job {
     int pgroups, cgroups;   /* GEMM: the grid of tasks; depthwise: pgroups tasks over pixels */
     int per_thread;         /* GEMM: scratch slice by thread (else by task) */
     uint8_t *scratch;       /* GEMM: 64-byte aligned, LD_C8_SLOTS slices */
+    const uint8_t *lut;     /* GEMM: a fused 8-bit table op on the output (SiLU), or NULL */
+    int vbmi;               /* ... looked up by AVX-512 VBMI */
 } job;
 
 /* Work per task below which splitting costs more than it saves (handing a
@@ -338,6 +341,16 @@ static void gemm_task(void *ctx, int task, int thread)
         c8_vnni_run(s, j->in, j->out, m0, m1, n0, n1, slot);
     else
         c8_gemm_run(s, j->in, j->out, m0, m1, n0, n1, slot);
+    if (!j->lut)
+        return;
+    /* the task's output, still in cache: its pixels x channels [n0, c1) */
+    const size_t out_c = (size_t)s->out_c, c1 = (size_t)n1 < out_c ? (size_t)n1 : out_c;
+    uint8_t *o = j->out + (size_t)m0 * out_c;
+    if (n0 == 0 && c1 == out_c)
+        ld_ew8_lut_apply(j->lut, o, o, (size_t)(m1 - m0) * out_c, j->vbmi);
+    else
+        for (int m = m0; m < m1; m++, o += out_c)
+            ld_ew8_lut_apply(j->lut, o + n0, o + n0, c1 - (size_t)n0, j->vbmi);
 }
 
 static void dw_task(void *ctx, int task, int thread)
@@ -354,10 +367,10 @@ static void dw_task(void *ctx, int task, int thread)
         c8_dw_run(j->s, j->in, j->out, m0, m1);
 }
 
-static leandet_status conv_eval(ld_op_ctx *c)
+static leandet_status conv_run(ld_op_ctx *c, const uint8_t *lut)
 {
     const c8_conv *s = c->state;
-    job j = { s, c->in[0]->data, c->out[0]->data, 0, 0, 0, 1, 1, 0, NULL };
+    job j = { s, c->in[0]->data, c->out[0]->data, 0, 0, 0, 1, 1, 0, NULL, lut, lut && ld_ew8_has_vbmi() };
     j.pixels = s->batches * s->win.out_h * s->win.out_w;
     j.tiles = (j.pixels + s->mr - 1) / s->mr;
     j.blocks = (s->n_pad + s->nr - 1) / s->nr;
@@ -382,10 +395,25 @@ static leandet_status conv_eval(ld_op_ctx *c)
     return LEANDET_OK;
 }
 
+static leandet_status conv_eval(ld_op_ctx *c)
+{
+    return conv_run(c, NULL);
+}
+
+int ld_conv8_is_conv(const ld_kernel *k)
+{
+    return k && k->eval == conv_eval;
+}
+
+leandet_status ld_conv8_eval_lut(ld_op_ctx *c, const uint8_t lut[256])
+{
+    return conv_run(c, lut);
+}
+
 static leandet_status dw_eval(ld_op_ctx *c)
 {
     const c8_conv *s = c->state;
-    job j = { s, c->in[0]->data, c->out[0]->data, 0, 0, 0, 1, 1, 0, NULL };
+    job j = { s, c->in[0]->data, c->out[0]->data, 0, 0, 0, 1, 1, 0, NULL, NULL, 0 };
     j.pixels = s->batches * s->win.out_h * s->win.out_w;
     const double macs = (double)j.pixels * s->taps * s->n_pad;
     j.pgroups = task_count(c, j.pixels, macs, C8_TASK_MACS_DW, 0);

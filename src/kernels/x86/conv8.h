@@ -169,6 +169,12 @@ void c8_gemm_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int 
 /* The same with AVX-512 VNNI (vpdpbusd): whether the CPU has it, plan,
  * packed-weight bytes, packing, run. */
 int c8_vnni_usable(void);
+
+/* Whether k is the 8-bit CONV_2D of ld_avx2_conv8 (either entry), and its
+ * eval followed on each task's output by the 8-bit table lut (a fused
+ * SiLU: fuse_silu.c), with the same bytes as the two ops apart. */
+int ld_conv8_is_conv(const ld_kernel *k);
+leandet_status ld_conv8_eval_lut(ld_op_ctx *c, const uint8_t lut[256]);
 void c8_vnni_plan(c8_conv *s);
 size_t c8_vnni_weight_bytes(const c8_conv *s);
 void c8_vnni_pack(c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, const int32_t *bias, uint32_t *fold);

@@ -13,6 +13,7 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/x86/conv8.h"
 #include "kernels/x86/ew8.h"
 #include "kernels/x86/float_common.h"
 #include "kernels/x86/float_ew.h"
@@ -175,18 +176,64 @@ typedef struct conv_silu {
     void (*logistic)(const float *x, float *y, size_t n);
 } conv_silu;
 
-static leandet_status conv_silu_eval(ld_op_ctx *c)
+/* The producer's context run in the consumer's place: its inputs, the
+ * consumer's outputs, and what invoke gave the consumer. */
+static ld_op_ctx as_consumer(const ld_op_ctx *conv, const ld_op_ctx *c)
 {
-    const conv_silu *s = c->state;
-    ld_op_ctx f = s->conv;
+    ld_op_ctx f = *conv;
     f.out = c->out;
     f.pool = c->pool;
     f.scratch = c->scratch;
+    f.scratch_bytes = c->scratch_bytes;
     f.err = c->err;
+    return f;
+}
+
+static leandet_status conv_silu_eval(ld_op_ctx *c)
+{
+    const conv_silu *s = c->state;
+    ld_op_ctx f = as_consumer(&s->conv, c);
     return ld_f32_conv_eval_silu(&f, s->logistic);
 }
 
 static const ld_kernel conv_silu_kernel = { LD_OP_MUL, NULL, NULL, conv_silu_eval };
+
+/* 8-bit CONV_2D + SiLU: the SiLU's table applied to each task's output. */
+typedef struct conv_silu8 {
+    uint8_t lut[256];
+    ld_op_ctx conv;
+} conv_silu8;
+
+static leandet_status conv_silu8_eval(ld_op_ctx *c)
+{
+    const conv_silu8 *s = c->state;
+    ld_op_ctx f = as_consumer(&s->conv, c);
+    return ld_conv8_eval_lut(&f, s->lut);
+}
+
+static const ld_kernel conv_silu8_kernel = { LD_OP_MUL, NULL, NULL, conv_silu8_eval };
+
+int ld_fuse_conv_silu8(ld_op_ctx *prod, const ld_kernel *prod_kernel, ld_op_ctx *cons, ld_alloc *alloc,
+                       const ld_kernel **kernel)
+{
+    if (*kernel != &silu8_kernel || !ld_conv8_is_conv(prod_kernel) || prod->op->builtin != LD_OP_CONV_2D ||
+        prod->n_out != 1 || cons->n_in != 2 || (cons->in[0] != prod->out[0] && cons->in[1] != prod->out[0]))
+        return 0;
+    conv_silu8 *s = ld_malloc(alloc, sizeof *s);
+    if (!s)
+        return -1;
+    /* when planning, the SiLU's table is already released: never run */
+    if (cons->state)
+        memcpy(s->lut, ((const silu8 *)cons->state)->lut, sizeof s->lut);
+    else
+        memset(s->lut, 0, sizeof s->lut);
+    s->conv = *prod;
+    s->conv.alloc = NULL;
+    ld_free(alloc, cons->state);
+    cons->state = s;
+    *kernel = &conv_silu8_kernel;
+    return 1;
+}
 
 int ld_fuse_conv_silu_f32(ld_op_ctx *prod, const ld_kernel *prod_kernel, ld_op_ctx *cons, ld_alloc *alloc,
                           const ld_kernel **kernel)

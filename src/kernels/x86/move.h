@@ -56,6 +56,12 @@ int ld_fuse_silu(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, cons
 int ld_fuse_conv_silu_f32(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx *consumer,
                           ld_alloc *alloc, const ld_kernel **kernel);
 
+/* The same for 8-bit: `consumer` runs the 8-bit SiLU table and `producer`
+ * is the optimized 8-bit CONV_2D (ld_conv8_is_conv): the table is applied
+ * to each task's output as it is written. */
+int ld_fuse_conv_silu8(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx *consumer,
+                       ld_alloc *alloc, const ld_kernel **kernel);
+
 /* y[i] = x[i] * logistic(x[i]) for n floats (y may be x), the float SiLU
  * of the fused kernels, by `logistic` (ld_f32_logistic_avx2 or _avx512). */
 void ld_f32_silu(void (*logistic)(const float *x, float *y, size_t n), const float *x, float *y, size_t n);
