@@ -40,9 +40,7 @@ int ld_opt_fuse(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx
         return 0;
     int r = ld_fuse_silu(producer, consumer, alloc, kernel);
     if (r == 0)
-        r = ld_fuse_conv_silu_f32(producer, producer_kernel, consumer, alloc, kernel);
-    if (r == 0)
-        r = ld_fuse_conv_silu8(producer, producer_kernel, consumer, alloc, kernel);
+        r = ld_fuse_conv_silu(producer, producer_kernel, consumer, alloc, kernel);
     if (r == 0)
         r = ld_fuse_binary_act_f32(producer, consumer, alloc, kernel);
     if (r == 0)

@@ -27,9 +27,10 @@
 #define PARALLEL_MIN 32768
 
 /* One MultiplyByQuantizedMultiplier with a right shift, in the per-lane
- * table form c8_requant8 reads (the same value in all 8 lanes). */
+ * table form c8_requant8 (8 lanes) and rq16_load (16) read: the same value
+ * in every lane. */
 typedef struct rq8 {
-    int32_t mult[8], lshift[8], rshift[8], rmask[8];
+    int32_t mult[16], lshift[16], rshift[16], rmask[16];
 } rq8;
 
 typedef struct binary_state {
@@ -46,7 +47,7 @@ static int rq8_set(rq8 *r, int32_t q, int shift)
 {
     if (shift > 0)
         return 0;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 16; i++) {
         r->mult[i] = q;
         r->lshift[i] = 0;
         r->rshift[i] = -shift;
@@ -190,23 +191,6 @@ typedef void (*row_fn)(const binary_state *s, const uint8_t *a, size_t sa, const
 
 /* ---- 16 lanes (AVX-512) ---------------------------------------------------- */
 
-/* rq8's multiplier in the 16-lane table form rq16_load reads. */
-typedef struct rq16_src {
-    int32_t mult[16], lshift[16], rshift[16];
-} rq16_src;
-
-LD_C8_INLINE512 rq16 rq16_of(const rq8 *r, int32_t zp, int32_t lo, int32_t hi, c8_requant *q, rq16_src *t)
-{
-    for (int i = 0; i < 16; i++) {
-        t->mult[i] = r->mult[0];
-        t->lshift[i] = r->lshift[0];
-        t->rshift[i] = r->rshift[0];
-    }
-    c8_requant v = { t->mult, t->lshift, t->rshift, NULL, NULL, zp, lo, hi, 0 };
-    *q = v;
-    return rq16_load(q, 0);
-}
-
 /* n (1..16) bytes from p (stride 1) or one repeated (stride 0) as int32 + off. */
 LD_C8_INLINE512 __m512i load16(const uint8_t *p, size_t stride, size_t n, int is_signed, __m512i off)
 {
@@ -218,13 +202,14 @@ LD_C8_INLINE512 __m512i load16(const uint8_t *p, size_t stride, size_t n, int is
 LD_C8_INLINE512 void row16(int op, const binary_state *s, const uint8_t *a, size_t sa, const uint8_t *b, size_t sb,
                            uint8_t *o, size_t n)
 {
-    rq16_src to, t1, t2;
-    c8_requant qo, q1, q2;
-    const rq16 ko = rq16_of(&s->out, s->out_zp, s->qmin, s->qmax, &qo, &to);
+    const c8_requant qo = rq_view(&s->out, s->out_zp, s->qmin, s->qmax, s->is_signed);
+    const c8_requant q1 = rq_view(&s->in1, 0, INT32_MIN, INT32_MAX, 0);
+    const c8_requant q2 = rq_view(&s->in2, 0, INT32_MIN, INT32_MAX, 0);
+    const rq16 ko = rq16_load(&qo, 0);
     rq16 k1 = ko, k2 = ko;
     if (op != LD_OP_MUL) {
-        k1 = rq16_of(&s->in1, 0, INT32_MIN, INT32_MAX, &q1, &t1);
-        k2 = rq16_of(&s->in2, 0, INT32_MIN, INT32_MAX, &q2, &t2);
+        k1 = rq16_load(&q1, 0);
+        k2 = rq16_load(&q2, 0);
     }
     const __m512i off1 = _mm512_set1_epi32(s->in1_off), off2 = _mm512_set1_epi32(s->in2_off);
     for (size_t i = 0; i < n; i += 16) {

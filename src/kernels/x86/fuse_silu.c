@@ -151,6 +151,12 @@ static leandet_status silu_f32_eval(ld_op_ctx *c)
     return LEANDET_OK;
 }
 
+/* The float LOGISTIC of the fused SiLUs, for this CPU. */
+static void (*pick_logistic(void))(const float *, float *, size_t)
+{
+    return ld_f32_has_avx512() ? ld_f32_logistic_avx512 : ld_f32_logistic_avx2;
+}
+
 static int fuse_f32(ld_op_ctx *prod, ld_op_ctx *cons, int xi, ld_alloc *alloc)
 {
     if (!ld_f32_is(prod->in[0]) || !ld_f32_is(prod->out[0]) || !ld_f32_is(cons->out[0]) ||
@@ -159,7 +165,7 @@ static int fuse_f32(ld_op_ctx *prod, ld_op_ctx *cons, int xi, ld_alloc *alloc)
     silu_f32 *s = ld_malloc(alloc, sizeof *s);
     if (!s)
         return -1;
-    s->logistic = ld_f32_has_avx512() ? ld_f32_logistic_avx512 : ld_f32_logistic_avx2;
+    s->logistic = pick_logistic();
     s->xi = xi;
     ld_free(alloc, cons->state);
     cons->state = s;
@@ -170,10 +176,12 @@ static const ld_kernel silu8_kernel = { LD_OP_MUL, NULL, NULL, silu8_eval };
 static const ld_kernel silu_f32_kernel = { LD_OP_MUL, NULL, NULL, silu_f32_eval };
 
 /* CONV_2D + SiLU: the convolution's context (its inputs, and its packed
- * state, which stays the CONV_2D op's) run into the MUL's output. */
+ * state, which stays the CONV_2D op's) run into the MUL's output, then the
+ * SiLU on what it stored: the float one (logistic) or the 8-bit table. */
 typedef struct conv_silu {
     ld_op_ctx conv;
     void (*logistic)(const float *x, float *y, size_t n);
+    uint8_t lut[256];
 } conv_silu;
 
 /* The producer's context run in the consumer's place: its inputs, the
@@ -196,63 +204,39 @@ static leandet_status conv_silu_eval(ld_op_ctx *c)
     return ld_f32_conv_eval_silu(&f, s->logistic);
 }
 
-static const ld_kernel conv_silu_kernel = { LD_OP_MUL, NULL, NULL, conv_silu_eval };
-
-/* 8-bit CONV_2D + SiLU: the SiLU's table applied to each task's output. */
-typedef struct conv_silu8 {
-    uint8_t lut[256];
-    ld_op_ctx conv;
-} conv_silu8;
-
 static leandet_status conv_silu8_eval(ld_op_ctx *c)
 {
-    const conv_silu8 *s = c->state;
+    const conv_silu *s = c->state;
     ld_op_ctx f = as_consumer(&s->conv, c);
     return ld_conv8_eval_lut(&f, s->lut);
 }
 
+static const ld_kernel conv_silu_kernel = { LD_OP_MUL, NULL, NULL, conv_silu_eval };
 static const ld_kernel conv_silu8_kernel = { LD_OP_MUL, NULL, NULL, conv_silu8_eval };
 
-int ld_fuse_conv_silu8(ld_op_ctx *prod, const ld_kernel *prod_kernel, ld_op_ctx *cons, ld_alloc *alloc,
-                       const ld_kernel **kernel)
-{
-    if (*kernel != &silu8_kernel || !ld_conv8_is_conv(prod_kernel) || prod->op->builtin != LD_OP_CONV_2D ||
-        prod->n_out != 1 || cons->n_in != 2 || (cons->in[0] != prod->out[0] && cons->in[1] != prod->out[0]))
-        return 0;
-    conv_silu8 *s = ld_malloc(alloc, sizeof *s);
-    if (!s)
-        return -1;
-    /* when planning, the SiLU's table is already released: never run */
-    if (cons->state)
-        memcpy(s->lut, ((const silu8 *)cons->state)->lut, sizeof s->lut);
-    else
-        memset(s->lut, 0, sizeof s->lut);
-    s->conv = *prod;
-    s->conv.alloc = NULL;
-    ld_free(alloc, cons->state);
-    cons->state = s;
-    *kernel = &conv_silu8_kernel;
-    return 1;
-}
-
-int ld_fuse_conv_silu_f32(ld_op_ctx *prod, const ld_kernel *prod_kernel, ld_op_ctx *cons, ld_alloc *alloc,
-                          const ld_kernel **kernel)
+int ld_fuse_conv_silu(ld_op_ctx *prod, const ld_kernel *prod_kernel, ld_op_ctx *cons, ld_alloc *alloc,
+                      const ld_kernel **kernel)
 {
     /* Decided from kernels and tensors only: when planning, the states are
      * already released, and the plan must fuse what the run fuses. */
-    if (*kernel != &silu_f32_kernel || !prod_kernel || prod_kernel->eval != ld_f32_conv_eval ||
-        prod->op->builtin != LD_OP_CONV_2D || prod->n_out != 1 || cons->n_in != 2 || !ld_f32_is(prod->out[0]) ||
+    const int f32 = *kernel == &silu_f32_kernel && prod_kernel && prod_kernel->eval == ld_f32_conv_eval &&
+                    ld_f32_is(prod->out[0]);
+    const int q8 = *kernel == &silu8_kernel && ld_conv8_is_conv(prod_kernel);
+    if ((!f32 && !q8) || prod->op->builtin != LD_OP_CONV_2D || prod->n_out != 1 || cons->n_in != 2 ||
         (cons->in[0] != prod->out[0] && cons->in[1] != prod->out[0]))
         return 0;
     conv_silu *s = ld_malloc(alloc, sizeof *s);
     if (!s)
         return -1;
+    memset(s, 0, sizeof *s);
     s->conv = *prod;
     s->conv.alloc = NULL;
-    s->logistic = ld_f32_has_avx512() ? ld_f32_logistic_avx512 : ld_f32_logistic_avx2;
+    s->logistic = pick_logistic();
+    if (q8 && cons->state) /* when planning, the SiLU's table is already released: never run */
+        memcpy(s->lut, ((const silu8 *)cons->state)->lut, sizeof s->lut);
     ld_free(alloc, cons->state);
     cons->state = s;
-    *kernel = &conv_silu_kernel;
+    *kernel = f32 ? &conv_silu_kernel : &conv_silu8_kernel;
     return 1;
 }
 

@@ -48,19 +48,15 @@ leandet_status ld_resize_f32_eval(ld_op_ctx *c);
  * when the pair does not match or the fused kernel does not handle it. */
 int ld_fuse_silu(ld_op_ctx *producer, ld_op_ctx *consumer, ld_alloc *alloc, const ld_kernel **kernel); /* as ld_opt_fuse */
 
-/* CONV_2D + SiLU: `consumer` already runs the float SiLU (ld_fuse_silu)
- * and `producer`, run by the optimized float CONV_2D (`producer_kernel`),
- * makes its x. The fused kernel runs the convolution into the SiLU's output
- * and applies the SiLU to each tile as it is stored (while in cache): the
- * same values as the two passes, without writing and reading x. */
-int ld_fuse_conv_silu_f32(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx *consumer,
-                          ld_alloc *alloc, const ld_kernel **kernel);
-
-/* The same for 8-bit: `consumer` runs the 8-bit SiLU table and `producer`
- * is the optimized 8-bit CONV_2D (ld_conv8_is_conv): the table is applied
- * to each task's output as it is written. */
-int ld_fuse_conv_silu8(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx *consumer,
-                       ld_alloc *alloc, const ld_kernel **kernel);
+/* CONV_2D + SiLU: `consumer` already runs a SiLU (ld_fuse_silu) and
+ * `producer`, run by the optimized CONV_2D of its type (float:
+ * ld_f32_conv_eval; 8-bit: ld_conv8_is_conv), makes its x. The fused
+ * kernel runs the convolution into the SiLU's output and applies the SiLU
+ * (x * logistic(x), or the 8-bit table) to each tile or task output as it
+ * is stored, while in cache: the same values as the two passes, without
+ * writing and reading x. */
+int ld_fuse_conv_silu(ld_op_ctx *producer, const ld_kernel *producer_kernel, ld_op_ctx *consumer, ld_alloc *alloc,
+                      const ld_kernel **kernel);
 
 /* y[i] = x[i] * logistic(x[i]) for n floats (y may be x), the float SiLU
  * of the fused kernels, by `logistic` (ld_f32_logistic_avx2 or _avx512). */
