@@ -17,6 +17,11 @@
  *   out[i]->is_const = 1; the session then never plans those outputs nor
  *   runs eval for the op (e.g. DEQUANTIZE of float16 weights, done once).
  *
+ * Packing: a prepare that copies constant in[k] into its state and never
+ *   reads in[k]->data at eval sets bit k of c->packed_inputs; the session may
+ *   then free that input's data when it was folded (float16 weights
+ *   dequantized once), since no eval reads it.
+ *
  * Errors: return ld_op_fail(c, status, "..."), which prefixes the op index
  * and name, e.g. "op 12 CONV_2D: input 0 is int16, expected float32/uint8/int8". */
 #ifndef LD_KERNELS_KERNEL_H
@@ -51,6 +56,9 @@ typedef struct ld_op_ctx {
     leandet_error *err;
     struct ld_pool *pool;         /* eval: worker pool to split the op across
                                      (runtime/threadpool.h); NULL: run serially */
+    unsigned packed_inputs;       /* set by prepare: bit k when the state holds all that eval
+                                     needs of constant in[k] (packed weights and bias), so eval
+                                     never reads in[k]->data and folded weights can be freed */
 } ld_op_ctx;
 
 typedef struct ld_kernel {

@@ -36,6 +36,8 @@ void ld_session_report(const leandet_session *s, leandet_plan_report *r)
     size_t states = 0;
     for (int i = 0; i < d->n_ops; i++) {
         const ld_op_slot *op = &s->ops[i];
+        if (op->dropped)
+            continue; /* freed during prepare: see the prepare peak below */
         leandet_mem_category c = op->folded ? LEANDET_MEM_FOLDED
                                  : strcmp(op->isa, "ref") != 0 ? LEANDET_MEM_PACKED
                                                                 : LEANDET_MEM_OP_STATE;
@@ -57,6 +59,15 @@ void ld_session_report(const leandet_session *s, leandet_plan_report *r)
     r->bytes[LEANDET_MEM_IMAGE] = o->image_bytes;
     r->bytes[LEANDET_MEM_PIPELINE] = o->pipeline_bytes;
     r->bytes[LEANDET_MEM_THREADS] = ld_pool_stack_bytes(s->threads);
+    /* Prepare held the folded weights it freed later while other ops were
+     * packed; if that moment held more than the run will (with its arena),
+     * the difference is folded weights the budget must also cover. */
+    size_t steady = 0;
+    for (int c = LEANDET_MEM_SESSION; c <= LEANDET_MEM_SCRATCH; c++)
+        steady += r->bytes[c];
+    const size_t at_prepare = s->prepare_peak + (size_t)(d->n_ops + SESSION_BLOCKS) * LD_ALLOC_SLACK;
+    if (at_prepare > steady)
+        r->bytes[LEANDET_MEM_FOLDED] += at_prepare - steady;
     r->max_memory = o->max_memory;
     ld_report_total(r);
     r->arena_bytes = s->plan.arena_bytes;

@@ -141,9 +141,18 @@ static void release_planned_state(leandet_session *s, ld_op_slot *slot)
     ld_free(&s->alloc, slot->ctx.state);
     slot->ctx.state = NULL;
     slot->state_released = 1;
+    s->released_bytes += slot->state_bytes;
 }
 
-static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
+/* What a full build would hold now: planning frees packed weights early. */
+static void note_peak(leandet_session *s)
+{
+    const size_t held = s->alloc.current + s->released_bytes;
+    if (held > s->prepare_peak)
+        s->prepare_peak = held;
+}
+
+static leandet_status prepare_each(leandet_session *s, ld_folded *folded, leandet_error *err)
 {
     const ld_model_desc *d = &s->model->desc;
     for (int i = 0; i < d->n_ops; i++) {
@@ -168,7 +177,9 @@ static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
         slot->folded = c->n_out > 0;
         for (int k = 0; k < c->n_out; k++)
             slot->folded &= c->out[k]->is_const;
+        note_peak(s);
         release_planned_state(s, slot);
+        ld_folded_prepared(s, folded, i);
         st = size_outputs(s, c, err);
         if (st != LEANDET_OK)
             return st;
@@ -178,6 +189,16 @@ static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
         c->err = NULL;
     }
     return LEANDET_OK;
+}
+
+static leandet_status prepare_ops(leandet_session *s, leandet_error *err)
+{
+    ld_folded folded;
+    leandet_status st = ld_folded_begin(s, &folded, err);
+    if (st == LEANDET_OK)
+        st = prepare_each(s, &folded, err);
+    ld_folded_end(s, &folded);
+    return st;
 }
 
 /* Let optimized kernels run producer + consumer pairs as one op (SiLU:
@@ -327,6 +348,7 @@ static leandet_status prepare_and_plan(leandet_session *s, leandet_error *err)
         st = prepare_ops(s, err);
     if (st == LEANDET_OK)
         st = fuse_ops(s, err);
+    note_peak(s);
     if (st == LEANDET_OK)
         st = plan(s, err);
     return st;

@@ -17,6 +17,8 @@ typedef struct ld_op_slot {
     int fused_into;            /* that later op (when fused) */
     size_t state_bytes;        /* what prepare allocated for this op (c->state) */
     int state_released;        /* plan only: c->state was measured, then freed */
+    int dropped;               /* folded, and every reader packed its own copy: the
+                                  outputs were freed during prepare (runtime/folded.c) */
 } ld_op_slot;
 
 struct leandet_session {
@@ -36,11 +38,29 @@ struct leandet_session {
     ld_arena_plan plan;        /* offsets of every arena tensor, kept to re-acquire */
     leandet_session_options opt; /* as created (report pointer cleared) */
     int threads, batch;        /* as configured, >= 1 */
+    size_t prepare_peak;       /* most bytes prepare held at once, counting what planning
+                                  released early (released_bytes) as still held */
+    size_t released_bytes;
     int plan_only;             /* LD_BUILD_PLAN: never runs, so packed weights and other
                                   private op state are freed as soon as measured */
     double *profile_ms;        /* NULL: off. Else one entry per op: invoke adds each
                                   op's wall time in ms (see ld_session_set_profile) */
 };
+
+/* Folded weights that only packing kernels read (runtime/folded.c): per
+ * model tensor, the folding op, the readers not yet prepared, and whether
+ * some reader reads it at eval. */
+typedef struct ld_folded {
+    int *producer, *pending;
+    uint8_t *needed;
+} ld_folded;
+
+/* Start tracking (nothing is tracked for keep_all_tensors sessions). */
+leandet_status ld_folded_begin(leandet_session *s, ld_folded *f, leandet_error *err);
+/* Op i was prepared: count it as a reader, free folded tensors nobody reads
+ * at eval any more. */
+void ld_folded_prepared(leandet_session *s, ld_folded *f, int i);
+void ld_folded_end(leandet_session *s, ld_folded *f);
 
 /* Per-op timing for profiling (leandet bench --profile). `op_ms` holds
  * model.n_ops doubles owned by the caller; every invoke adds each evaluated

@@ -133,7 +133,8 @@ static void pp_init(pp *r, const fopt *o, int no, const float *boxes, const floa
     r->op.custom_options = o ? r->opts : NULL;
     r->op.custom_options_bytes = o ? flex_build(r->opts, o, no) : 0;
     ld_alloc_init(&r->al, NULL);
-    r->c = (ld_op_ctx){ &r->op, 7, 3, 4, r->pin, r->pout, NULL, 0, NULL, &r->al, &r->err, NULL };
+    r->c = (ld_op_ctx){ .op = &r->op, .index = 7, .n_in = 3, .n_out = 4, .in = r->pin, .out = r->pout,
+                       .alloc = &r->al, .err = &r->err };
 }
 
 static void pp_quantize(pp *r, int i, ld_dtype type, const void *data, float scale, int32_t zp)

@@ -77,7 +77,7 @@ static run_result run_op(int builtin, const ld_op_params *params, tt **ins, int 
         al.fail_at = 0;
     leandet_error err;
     memset(&err, 0, sizeof err);
-    ld_op_ctx c = { &op, 3, nin, 1, in, outs, NULL, 0, NULL, &al, &err, NULL };
+    ld_op_ctx c = { .op = &op, .index = 3, .n_in = nin, .n_out = 1, .in = in, .out = outs, .alloc = &al, .err = &err };
     run_result r = { LEANDET_ERR_INTERNAL, "", 0 };
     const ld_kernel *k = ld_kernel_find(&op);
     if (!k) {

@@ -888,6 +888,62 @@ static leandet_session *session(leandet_model *m, leandet_backend backend, leand
     return s;
 }
 
+/* Whether every op reading tensor t packed it (optimized CONV_2D or
+ * DEPTHWISE_CONV_2D weights or bias) and t is not a model output. */
+static int only_packed(const ld_model_desc *d, const leandet_session *s, int t)
+{
+    for (int k = 0; k < d->n_outputs; k++)
+        if (d->outputs[k] == t)
+            return 0;
+    int readers = 0;
+    for (int i = 0; i < d->n_ops; i++)
+        for (int k = 0; k < d->ops[i].n_inputs; k++)
+            if (d->ops[i].inputs[k] == t) {
+                const int b = d->ops[i].builtin;
+                if ((b != LD_OP_CONV_2D && b != LD_OP_DEPTHWISE_CONV_2D) || k == 0 || strcmp(s->ops[i].isa, "ref") == 0)
+                    return 0;
+                readers++;
+            }
+    return readers > 0;
+}
+
+/* Folded weights that only packing convolutions read are freed during
+ * prepare, and the plan no longer counts them; the reference kernels read
+ * them every invoke, so there they stay. */
+static void dropped_folds(leandet_model *m, const leandet_session *opt, const leandet_session *ref, int have_avx2)
+{
+    const ld_model_desc *d = ld_model_desc_of(m);
+    int expect = 0, dropped = 0;
+    for (int i = 0; i < d->n_ops; i++) {
+        if (d->ops[i].builtin != LD_OP_DEQUANTIZE)
+            continue;
+        const int t = d->ops[i].outputs[0], gone = only_packed(d, opt, t);
+        expect += gone;
+        dropped += opt->ops[i].dropped;
+        CHECK_MSG(opt->ops[i].dropped == gone, "DEQUANTIZE op %d: dropped %d, expected %d", i, opt->ops[i].dropped,
+                  gone);
+        CHECK(!gone || (opt->tensors[t].data == NULL && opt->ops[i].ctx.state == NULL));
+        CHECK_MSG(!ref->ops[i].dropped && ref->tensors[t].data, "op %d: the reference kernels read it", i);
+    }
+    CHECK_MSG(!have_avx2 || expect > 60, "only %d of 74 folded weights are read by packing kernels alone", expect);
+    leandet_plan_report ro, rr;
+    leandet_session_plan(opt, &ro);
+    leandet_session_plan(ref, &rr);
+    CHECK_MSG(!have_avx2 || ro.bytes[LEANDET_MEM_FOLDED] < rr.bytes[LEANDET_MEM_FOLDED] / 4,
+              "folded weights: %zu bytes planned, %zu with the reference kernels (%d of them freed)",
+              ro.bytes[LEANDET_MEM_FOLDED], rr.bytes[LEANDET_MEM_FOLDED], dropped);
+    /* keep_all_tensors keeps every tensor readable */
+    leandet_session_options o;
+    memset(&o, 0, sizeof o);
+    o.keep_all_tensors = 1;
+    leandet_session *keep = NULL;
+    leandet_error err = { 0 };
+    CHECK_MSG(leandet_session_create(m, &o, &keep, &err) == LEANDET_OK, "%s", err.message);
+    for (int i = 0; keep && i < d->n_ops; i++)
+        CHECK_MSG(!keep->ops[i].dropped, "op %d dropped with keep_all_tensors", i);
+    leandet_session_destroy(keep);
+}
+
 static void folding(int have_avx2)
 {
     char path[1024];
@@ -914,6 +970,7 @@ static void folding(int have_avx2)
         CHECK_MSG(dequant == 74 && folded == 74, "%d DEQUANTIZE ops, %d folded", dequant, folded);
         /* folded weights are constants: the optimized kernels can pack them */
         CHECK_MSG(!have_avx2 || conv_opt == convs, "%d of %d convolutions optimized", conv_opt, convs);
+        dropped_folds(m, opt, ref, have_avx2);
 
         size_t n_in = 0;
         float *xa = leandet_session_input(opt, 0, &n_in), *xb = leandet_session_input(ref, 0, NULL);
