@@ -302,7 +302,7 @@ static const leandet_mem_category per_session[] = {
 
 leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_shape *run,
                                        const leandet_pipeline_options *po, size_t image_extra,
-                                       leandet_plan_report *report, size_t *session_total, leandet_error *err)
+                                       leandet_plan_report *report, size_t *sessions_total, leandet_error *err)
 {
     memset(report, 0, sizeof *report);
     size_t buffers = ld_pipeline_plan_bytes(run->model, po);
@@ -321,8 +321,10 @@ leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_sha
     leandet_status st = ld_session_build(run->model, &so, LD_BUILD_PLAN, &s, err);
     if (st != LEANDET_OK)
         return st;
-    leandet_plan_report one, own;
+    leandet_plan_report one, own, other;
     ld_session_report(s, &one);
+    size_t shared_packed, shared_folded;
+    ld_session_shared_bytes(s, &one, &shared_packed, &shared_folded);
     leandet_session_destroy(s);
     size_t n = (size_t)po->sessions;
     memset(&own, 0, sizeof own);
@@ -331,8 +333,15 @@ leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_sha
         own.bytes[c] = one.bytes[c];
         report->bytes[c] = one.bytes[c] * n;
     }
+    /* The first session packs and folds the weights; the others share them. */
+    other = own;
+    other.bytes[LEANDET_MEM_PACKED] -= shared_packed;
+    other.bytes[LEANDET_MEM_FOLDED] -= shared_folded;
+    report->bytes[LEANDET_MEM_PACKED] -= shared_packed * (n - 1);
+    report->bytes[LEANDET_MEM_FOLDED] -= shared_folded * (n - 1);
     ld_report_total(&own); /* adds the margin the session's own check adds */
-    *session_total = own.total_bytes;
+    ld_report_total(&other);
+    *sessions_total = ld_add_sat(own.total_bytes, other.total_bytes * (n - 1));
     report->bytes[LEANDET_MEM_PROCESS] = one.bytes[LEANDET_MEM_PROCESS];
     report->bytes[LEANDET_MEM_MODEL_FILE] = one.bytes[LEANDET_MEM_MODEL_FILE];
     report->bytes[LEANDET_MEM_MODEL_META] = one.bytes[LEANDET_MEM_MODEL_META];
@@ -397,20 +406,20 @@ void ld_budget_probe_images(const ld_run_shape *run, int fast_decode, const char
 }
 
 leandet_status ld_budget_choose_sessions(const ld_budget_opts *b, const ld_run_shape *run, const ld_pipeline_choice *c,
-                                         leandet_pipeline_options *po, leandet_plan_report *report, size_t *each,
-                                         leandet_error *err)
+                                         leandet_pipeline_options *po, leandet_plan_report *report,
+                                         size_t *sessions_total, leandet_error *err)
 {
     const int lo = c->sessions > 0 ? c->sessions : 1, hi = c->sessions > 0 ? c->sessions : c->most;
     /* More sessions first, then a decoder per thread, then one decoder. */
     for (int n = hi; n >= lo; n--)
         for (int d = c->decoders > 1 ? c->decoders : 1; d >= 1; d = d > 1 ? 1 : 0) {
             ld_budget_pipeline_shape(b, c, n, d, po);
-            leandet_status st = ld_budget_plan_pipeline(b, run, po, c->image_extra, report, each, err);
+            leandet_status st = ld_budget_plan_pipeline(b, run, po, c->image_extra, report, sessions_total, err);
             if (st != LEANDET_OK)
                 return st;
             if (!b->max_memory || report->fits) {
                 if (b->max_memory) /* the pipeline checks the same plan as it allocates */
-                    po->max_memory = ld_pipeline_plan_bytes(run->model, po) + (size_t)n * *each;
+                    po->max_memory = ld_pipeline_plan_bytes(run->model, po) + *sessions_total;
                 return LEANDET_OK;
             }
         }

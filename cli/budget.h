@@ -97,13 +97,15 @@ int ld_budget_create_session(const ld_budget_opts *b, const ld_run_shape *run, c
  * its threads' stacks; and per decode worker `image_extra`, what decoding
  * one image holds beyond its pixels (mapped file, codec state: the largest
  * of ld_image_cost.bytes - .held). report->fits says whether it fits
- * b->max_memory. *session_total gets what one session counts against its
- * own limit (its categories plus their margin), so that
- * po->max_memory = ld_pipeline_plan_bytes + sessions * *session_total lets
- * the pipeline check the same plan when it allocates. */
+ * b->max_memory. The first session packs and folds the weights and the
+ * others share them (share_weights), so those are counted once.
+ * *sessions_total gets what the sessions count against their own limits
+ * (their categories plus their margins), so that
+ * po->max_memory = ld_pipeline_plan_bytes + *sessions_total lets the
+ * pipeline check the same plan when it allocates. */
 leandet_status ld_budget_plan_pipeline(const ld_budget_opts *b, const ld_run_shape *run,
                                        const leandet_pipeline_options *po, size_t image_extra,
-                                       leandet_plan_report *report, size_t *session_total, leandet_error *err);
+                                       leandet_plan_report *report, size_t *sessions_total, leandet_error *err);
 
 /* How `leandet detect` runs many inputs through the pipeline. */
 typedef struct ld_pipeline_choice {
@@ -138,8 +140,8 @@ void ld_budget_probe_images(const ld_run_shape *run, int fast_decode, const char
  * (report->fits 0). With a budget, po->max_memory is set so that the
  * pipeline checks the same plan when it allocates. */
 leandet_status ld_budget_choose_sessions(const ld_budget_opts *b, const ld_run_shape *run, const ld_pipeline_choice *c,
-                                         leandet_pipeline_options *po, leandet_plan_report *report, size_t *each,
-                                         leandet_error *err);
+                                         leandet_pipeline_options *po, leandet_plan_report *report,
+                                         size_t *sessions_total, leandet_error *err);
 
 /* The per-image refusal message into err (LEANDET_ERR_BUDGET). */
 leandet_status ld_budget_image_refusal(const char *path, const ld_image_cost *c, size_t allowance,

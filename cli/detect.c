@@ -403,8 +403,8 @@ static int plan_pipeline(const detect_run *r, leandet_pipeline_options *po)
     if (!budget || report.fits) {
         if (say) {
             char b[32];
-            fprintf(stderr, "batch auto: %d session%s (each %s)\n", po->sessions, po->sessions > 1 ? "s" : "",
-                    ld_fmt_bytes(each, b, sizeof b));
+            fprintf(stderr, "batch auto: %d session%s (%s in all%s)\n", po->sessions, po->sessions > 1 ? "s" : "",
+                    ld_fmt_bytes(each, b, sizeof b), po->sessions > 1 ? ", sharing their weights" : "");
         }
         return 0;
     }

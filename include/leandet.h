@@ -147,6 +147,13 @@ typedef struct leandet_session_options {
                                        sharing its bytes */
     struct leandet_plan_report *report; /* optional: receives the plan, also when the budget
                                        refuses it */
+    const leandet_session *share_weights; /* optional: a session of the same model,
+                                       backend, batch and keep_all_tensors whose packed and
+                                       folded weights this one reads instead of making its
+                                       own (borrowed: it must outlive this session; its plan
+                                       counts them, this one's does not; a session that itself
+                                       shares stands for the one it shares from). Sessions
+                                       sharing weights may run on different threads at once */
 } leandet_session_options;
 
 /* Prepare a session: infer shapes, plan the arena, allocate it once.

@@ -546,7 +546,7 @@ static int run(video_run *v, const leandet_model *model)
                     (v->have_out ? ld_video_encoder_bytes(v->fw, v->fh) : 0);
     ld_run_shape shape = {.model = model, .detect = &o->det, .label_bytes = v->label_bytes};
     leandet_plan_report report;
-    size_t each = 0;
+    size_t each = 0; /* all sessions together */
     v->budget.max_memory = o->max_memory;
     if (ld_budget_plan_pipeline(&v->budget, &shape, &po, frames, &report, &each, &err) != LEANDET_OK) {
         fprintf(stderr, "leandet video: %s\n", err.message);
@@ -562,7 +562,7 @@ static int run(video_run *v, const leandet_model *model)
             return LD_EXIT_BUDGET;
         }
         /* the pipeline checks the same plan as it allocates */
-        po.max_memory = ld_pipeline_plan_bytes(model, &po) + (size_t)po.sessions * each;
+        po.max_memory = ld_pipeline_plan_bytes(model, &po) + each;
     }
     leandet_pipeline *p = NULL;
     if (leandet_pipeline_create(model, &po, on_frame, v, &p, &err) != LEANDET_OK) {

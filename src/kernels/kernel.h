@@ -20,7 +20,14 @@
  * Packing: a prepare that copies constant in[k] into its state and never
  *   reads in[k]->data at eval sets bit k of c->packed_inputs; the session may
  *   then free that input's data when it was folded (float16 weights
- *   dequantized once), since no eval reads it.
+ *   dequantized once), since no eval reads it. Such a prepare also sets
+ *   c->shareable: a session sharing weights must take the op as prepared,
+ *   as its folded input may be gone.
+ *
+ * Sharing: a prepare whose state holds only what the op, its shapes and its
+ *   constants decide (packed weights, requantization tables) sets
+ *   c->shareable; a session created with share_weights then takes that state
+ *   from the other session instead of preparing the op again.
  *
  * Errors: return ld_op_fail(c, status, "..."), which prefixes the op index
  * and name, e.g. "op 12 CONV_2D: input 0 is int16, expected float32/uint8/int8". */
@@ -59,6 +66,9 @@ typedef struct ld_op_ctx {
     unsigned packed_inputs;       /* set by prepare: bit k when the state holds all that eval
                                      needs of constant in[k] (packed weights and bias), so eval
                                      never reads in[k]->data and folded weights can be freed */
+    int shareable;                /* set by prepare: c->state depends only on the op, its shapes and
+                                     constants, points only into itself or the model, and eval
+                                     never writes it, so sessions of one model may share it */
 } ld_op_ctx;
 
 typedef struct ld_kernel {

@@ -161,7 +161,7 @@ void leandet_pipeline_destroy(leandet_pipeline *p)
     }
     if (p->gate_ready)
         ld_gate_destroy(&p->gate);
-    for (int i = 0; p->infer && i < p->lay.sessions; i++) {
+    for (int i = p->infer ? p->lay.sessions - 1 : -1; i >= 0; i--) { /* the first holds the shared weights */
         leandet_detector_destroy(p->infer[i].detector);
         leandet_session_destroy(p->infer[i].session);
     }
@@ -239,22 +239,33 @@ static leandet_status init_sync(leandet_pipeline *p, leandet_error *err)
     return LEANDET_OK;
 }
 
-/* One session + detector per inference worker; the sessions split what
- * the budget leaves after the pipeline's own buffers. */
+/* The budget of session `made`: the first may take all that is left (it
+ * alone holds the weights, and its plan is checked first), each later one
+ * an even share of what the sessions before it left. */
+static size_t session_budget(const leandet_pipeline *p, int made)
+{
+    if (!p->opt.max_memory)
+        return 0;
+    const size_t used = p->alloc.current + p->session_bytes;
+    size_t left = used < p->opt.max_memory ? p->opt.max_memory - used : 0;
+    if (made > 0)
+        left /= (size_t)(p->lay.sessions - made);
+    return left ? left : 1; /* 0 would mean "no limit" */
+}
+
+/* One session + detector per inference worker. The first packs (and
+ * folds) the weights; the others share them. */
 static leandet_status create_sessions(leandet_pipeline *p, const leandet_model *model, leandet_error *err)
 {
     leandet_session_options so = {0};
     so.alloc = p->opt.alloc;
     so.threads = p->opt.threads_per_session;
     so.backend = p->opt.backend;
-    if (p->opt.max_memory) {
-        so.max_memory = (p->opt.max_memory - p->alloc.current) / (size_t)p->lay.sessions;
-        if (so.max_memory == 0)
-            so.max_memory = 1; /* 0 would mean "no limit" */
-    }
     for (int i = 0; i < p->lay.sessions; i++) {
         ld_infer_worker *w = &p->infer[i];
         w->p = p;
+        so.share_weights = i ? p->infer[0].session : NULL;
+        so.max_memory = session_budget(p, i);
         leandet_status st = leandet_session_create(model, &so, &w->session, err);
         if (st == LEANDET_OK)
             st = leandet_detector_create(w->session, &p->opt.detect, &w->detector, err);

@@ -80,12 +80,29 @@ void ld_session_report(const leandet_session *s, leandet_plan_report *r)
     r->batch = s->batch;
 }
 
+void ld_session_shared_bytes(const leandet_session *s, const leandet_plan_report *r, size_t *packed,
+                             size_t *folded)
+{
+    *packed = 0;
+    for (int i = 0; i < s->model->desc.n_ops; i++) {
+        const ld_op_slot *op = &s->ops[i];
+        if (!op->folded && !op->dropped && op->ctx.shareable && strcmp(op->isa, "ref") != 0)
+            *packed += ld_block_bytes(op->state_bytes);
+    }
+    *folded = r->bytes[LEANDET_MEM_FOLDED]; /* every folded op is shared, and so is prepare's peak */
+}
+
 /* Total of the plan with options `o` (no budget), 0 if it cannot be made. */
 static size_t plan_total(const leandet_model *model, const leandet_session_options *o)
 {
     leandet_plan_report r;
     leandet_session_options po = *o;
     po.max_memory = 0;
+    if (po.share_weights && !ld_session_can_share(po.share_weights, model,
+                                                  po.backend == LEANDET_BACKEND_REFERENCE ? LD_BACKEND_REFERENCE
+                                                                                         : LD_BACKEND_AUTO,
+                                                  po.batch > 1 ? po.batch : 1, po.keep_all_tensors))
+        po.share_weights = NULL; /* another backend or batch: its own weights */
     po.report = &r;
     leandet_session *s = NULL;
     leandet_status st = ld_session_build(model, &po, LD_BUILD_PLAN, &s, NULL);

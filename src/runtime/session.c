@@ -30,7 +30,8 @@ void leandet_session_destroy(leandet_session *s)
     free_arena(s);
     if (s->ops) {
         for (int i = 0; i < s->model->desc.n_ops; i++)
-            ld_free(&s->alloc, s->ops[i].ctx.state);
+            if (!s->ops[i].borrowed)
+                ld_free(&s->alloc, s->ops[i].ctx.state);
     }
     ld_arena_plan_free(&s->plan, &s->alloc);
     ld_free(&s->alloc, s->ops);
@@ -136,7 +137,7 @@ static leandet_status size_outputs(leandet_session *s, ld_op_ctx *c, leandet_err
  * Folded outputs stay: later ops' prepare reads them. */
 static void release_planned_state(leandet_session *s, ld_op_slot *slot)
 {
-    if (!s->plan_only || slot->folded || !slot->ctx.state)
+    if (!s->plan_only || slot->folded || slot->borrowed || !slot->ctx.state)
         return;
     ld_free(&s->alloc, slot->ctx.state);
     slot->ctx.state = NULL;
@@ -152,6 +153,61 @@ static void note_peak(leandet_session *s)
         s->prepare_peak = held;
 }
 
+/* Op i as the donor prepared it: its kernel and state, its output shapes
+ * and, when folded, its outputs' data (NULL if the donor freed them: then
+ * every reader is shareable and takes its packed copy from the donor too). */
+static void borrow_op(leandet_session *s, int i)
+{
+    const ld_op_slot *from = &s->donor->ops[i];
+    ld_op_slot *slot = &s->ops[i];
+    slot->kernel = from->kernel;
+    slot->isa = from->isa;
+    slot->folded = from->folded;
+    slot->borrowed = 1;
+    slot->state_bytes = 0;
+    slot->scratch_need = from->scratch_need;
+    slot->ctx.state = from->folded ? NULL : from->ctx.state;
+    slot->ctx.packed_inputs = from->ctx.packed_inputs;
+    slot->ctx.shareable = from->ctx.shareable;
+    slot->ctx.scratch_bytes = from->scratch_need;
+    for (int k = 0; k < slot->ctx.n_out; k++) {
+        const ld_tensor *t = from->ctx.out[k];
+        ld_tensor *u = slot->ctx.out[k];
+        u->shape = t->shape;
+        if (from->folded) {
+            u->is_const = 1;
+            u->data = t->data;
+            u->bytes = t->bytes;
+        }
+    }
+}
+
+static leandet_status prepare_one(leandet_session *s, ld_op_slot *slot, leandet_error *err)
+{
+    ld_op_ctx *c = &slot->ctx;
+    for (int k = 0; k < c->n_out; k++)
+        if (c->out[k]->is_const)
+            return ld_op_fail(c, LEANDET_ERR_MODEL, "output %d '%s' is a constant tensor", k, c->out[k]->desc->name);
+    for (int k = 0; k < c->n_in; k++)
+        if (c->in[k] && c->in[k]->is_const && !c->in[k]->data && c->in[k]->bytes)
+            return ld_fail_prefix(err, ld_op_fail(c, LEANDET_ERR_INTERNAL,
+                                                  "input %d '%s' was freed once packed by the shared session", k,
+                                                  c->in[k]->desc->name),
+                                  "%s: ", s->model->path);
+    /* Inputs are shaped now: an optimized kernel may take the op. */
+    slot->kernel = ld_kernel_select(c, s->backend, &slot->isa);
+    size_t before = s->alloc.current;
+    leandet_status st = slot->kernel->prepare(c);
+    slot->state_bytes = s->alloc.current - before;
+    slot->scratch_need = c->scratch_bytes;
+    if (st != LEANDET_OK)
+        return ld_fail_prefix(err, st, "%s: ", s->model->path);
+    slot->folded = c->n_out > 0;
+    for (int k = 0; k < c->n_out; k++)
+        slot->folded &= c->out[k]->is_const;
+    return LEANDET_OK;
+}
+
 static leandet_status prepare_each(leandet_session *s, ld_folded *folded, leandet_error *err)
 {
     const ld_model_desc *d = &s->model->desc;
@@ -161,26 +217,18 @@ static leandet_status prepare_each(leandet_session *s, ld_folded *folded, leande
         c->alloc = &s->alloc;
         c->err = err;
         c->scratch_bytes = 0;
-        for (int k = 0; k < c->n_out; k++)
-            if (c->out[k]->is_const)
-                return ld_op_fail(c, LEANDET_ERR_MODEL, "output %d '%s' is a constant tensor", k,
-                                  c->out[k]->desc->name);
-        /* Inputs are shaped now: an optimized kernel may take the op. */
-        slot->kernel = ld_kernel_select(c, s->backend, &slot->isa);
-        size_t before = s->alloc.current;
-        leandet_status st = slot->kernel->prepare(c);
-        slot->state_bytes = s->alloc.current - before;
-        if (st != LEANDET_OK) {
-            ld_fail_prefix(err, st, "%s: ", s->model->path);
-            return st;
+        const ld_op_slot *from = s->donor ? &s->donor->ops[i] : NULL;
+        if (from && (from->folded || from->ctx.shareable)) {
+            borrow_op(s, i);
+        } else {
+            leandet_status st = prepare_one(s, slot, err);
+            if (st != LEANDET_OK)
+                return st;
         }
-        slot->folded = c->n_out > 0;
-        for (int k = 0; k < c->n_out; k++)
-            slot->folded &= c->out[k]->is_const;
         note_peak(s);
         release_planned_state(s, slot);
         ld_folded_prepared(s, folded, i);
-        st = size_outputs(s, c, err);
+        leandet_status st = size_outputs(s, c, err);
         if (st != LEANDET_OK)
             return st;
         if (c->scratch_bytes > s->scratch_bytes)
@@ -231,8 +279,9 @@ static leandet_status fuse_ops(leandet_session *s, leandet_error *err)
     for (int j = 0; j < d->n_ops; j++) {
         for (int k = 0; !s->ops[j].folded && k < d->ops[j].n_inputs; k++) {
             int t = d->ops[j].inputs[k], i = t >= 0 ? producer[t] : -1;
-            if (i < 0 || readers[t] != 1 || d->ops[i].n_outputs != 1 || s->ops[i].folded || s->ops[i].fused)
-                continue;
+            if (i < 0 || readers[t] != 1 || d->ops[i].n_outputs != 1 || s->ops[i].folded || s->ops[i].fused ||
+                s->ops[j].borrowed)
+                continue; /* a fusion replaces the consumer's state: never a borrowed one */
             ld_op_slot *cons = &s->ops[j];
             size_t before = s->alloc.current;
             const int fused =
@@ -398,6 +447,13 @@ static leandet_status refuse_unplanned(const leandet_model *model, const leandet
     return refuse(model, o, &r, err);
 }
 
+int ld_session_can_share(const leandet_session *donor, const leandet_model *model, ld_backend backend, int batch,
+                         int keep_all)
+{
+    return donor->model == model && donor->backend == backend && donor->batch == batch &&
+           donor->keep_all == keep_all && !donor->plan_only;
+}
+
 leandet_status ld_session_build(const leandet_model *model, const leandet_session_options *options,
                                 ld_build_mode mode, leandet_session **out, leandet_error *err)
 {
@@ -433,6 +489,15 @@ leandet_status ld_session_build(const leandet_model *model, const leandet_sessio
     s->threads = threads;
     s->batch = o.batch > 1 ? o.batch : 1;
     s->plan_only = mode == LD_BUILD_PLAN;
+    /* A borrower's weights belong to its donor: share from that one. */
+    s->donor = o.share_weights && o.share_weights->donor ? o.share_weights->donor : o.share_weights;
+    if (s->donor && !ld_session_can_share(s->donor, model, s->backend, s->batch, s->keep_all)) {
+        leandet_session_destroy(s);
+        return ld_fail(err, LEANDET_ERR_ARGUMENT,
+                       "%s: share_weights: the other session is of another model, backend, batch or "
+                       "keep_all_tensors, or only planned",
+                       model->path);
+    }
     st = prepare_and_plan(s, err);
     if (st != LEANDET_OK && s->alloc.limit_hit) {
         leandet_session_destroy(s); /* whatever failed first, the cause is the budget */

@@ -19,6 +19,9 @@ typedef struct ld_op_slot {
     int state_released;        /* plan only: c->state was measured, then freed */
     int dropped;               /* folded, and every reader packed its own copy: the
                                   outputs were freed during prepare (runtime/folded.c) */
+    int borrowed;              /* ctx.state (and folded outputs) belong to the session the
+                                  weights are shared with: never freed here */
+    size_t scratch_need;       /* the scratch bytes prepare asked for */
 } ld_op_slot;
 
 struct leandet_session {
@@ -41,6 +44,8 @@ struct leandet_session {
     size_t prepare_peak;       /* most bytes prepare held at once, counting what planning
                                   released early (released_bytes) as still held */
     size_t released_bytes;
+    const leandet_session *donor; /* share_weights: shareable op states and folded weights
+                                  come from this session (same model, backend, batch) */
     int plan_only;             /* LD_BUILD_PLAN: never runs, so packed weights and other
                                   private op state are freed as soon as measured */
     double *profile_ms;        /* NULL: off. Else one entry per op: invoke adds each
@@ -81,6 +86,11 @@ typedef enum ld_build_mode {
                            caller-declared bytes in s->opt, then ld_session_commit */
 } ld_build_mode;
 
+/* Whether a session of `model` built with these settings may take its
+ * weights from `donor` (share_weights). */
+int ld_session_can_share(const leandet_session *donor, const leandet_model *model, ld_backend backend, int batch,
+                         int keep_all);
+
 /* Create a session up to `mode`. A planned session has no arena, scratch
  * or worker threads. */
 leandet_status ld_session_build(const leandet_model *model, const leandet_session_options *options,
@@ -93,6 +103,10 @@ leandet_status ld_session_commit(leandet_session *s, leandet_plan_report *report
 
 /* The report of a built session (runtime/plan.c). */
 void ld_session_report(const leandet_session *s, leandet_plan_report *r);
+/* The part of report r of session s (packed weights, folded weights) that
+ * sessions sharing its weights (share_weights) do not hold themselves. */
+void ld_session_shared_bytes(const leandet_session *s, const leandet_plan_report *r, size_t *packed,
+                             size_t *folded);
 /* Bytes of the report's categories that the session's allocator does not
  * hold: what its allocation limit leaves out of max_memory. */
 size_t ld_session_outside_bytes(const leandet_model *model, const leandet_session_options *o, int threads);

@@ -16,7 +16,9 @@
 #include "leandet.h"
 #include "pipeline/gate.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/pipeline_internal.h"
 #include "pipeline/queue.h"
+#include "runtime/session_internal.h"
 
 /* ------------------------------------------------------------------ */
 /* Thread budget                                                        */
@@ -434,6 +436,12 @@ static void test_pipeline_callback(fixture *f, int sessions, int scaled, int thr
     }
     CHECK(leandet_pipeline_slots(p) == sessions + 1);
     CHECK(leandet_pipeline_memory_bytes(p) > ld_pipeline_plan_bytes(f->model, &o));
+    /* the first session packs the weights, the others run on them at once */
+    for (int i = 1; i < sessions; i++)
+        CHECK_MSG(p->infer[i].session->donor == p->infer[0].session &&
+                      p->infer[i].session->alloc.current < p->infer[0].session->alloc.current,
+                  "%s: session %d holds %zu bytes, the first %zu", what, i, p->infer[i].session->alloc.current,
+                  p->infer[0].session->alloc.current);
     long calls_after_create = atomic_load(&cnt.calls);
     char paths[MAX_INPUTS][512];
     leandet_pipeline_input in[MAX_INPUTS];

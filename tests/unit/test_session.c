@@ -53,7 +53,29 @@ static void check_model(const char *file)
         return;
     leandet_session *a = NULL, *b = NULL;
     CHECK_MSG(leandet_session_create(m, NULL, &a, &err) == LEANDET_OK, "%s: %s", file, err.message);
-    CHECK_MSG(leandet_session_create(m, NULL, &b, &err) == LEANDET_OK, "%s: %s", file, err.message);
+    /* b shares a's packed and folded weights: same outputs, no weights of its own */
+    leandet_session_options so;
+    memset(&so, 0, sizeof so);
+    so.share_weights = a;
+    CHECK_MSG(leandet_session_create(m, &so, &b, &err) == LEANDET_OK, "%s: %s", file, err.message);
+    if (a && b) {
+        leandet_plan_report ra, rb;
+        leandet_session_plan(a, &ra);
+        leandet_session_plan(b, &rb);
+        /* what stays is per-session state of optimized kernels: tables, fused ops */
+        CHECK_MSG(rb.bytes[LEANDET_MEM_PACKED] <= ra.bytes[LEANDET_MEM_PACKED] / 16 && rb.bytes[LEANDET_MEM_FOLDED] == 0,
+                  "%s: the sharing session plans %zu packed, %zu folded bytes", file, rb.bytes[LEANDET_MEM_PACKED],
+                  rb.bytes[LEANDET_MEM_FOLDED]);
+        const size_t weights = ra.bytes[LEANDET_MEM_PACKED] - rb.bytes[LEANDET_MEM_PACKED] + ra.bytes[LEANDET_MEM_FOLDED];
+        /* the report rounds blocks up; what b holds less is those weights within 2% */
+        CHECK_MSG(b->alloc.current + weights - weights / 50 <= a->alloc.current,
+                  "%s: sharing holds %zu bytes, its donor %zu with %zu of weights", file, b->alloc.current,
+                  a->alloc.current, weights);
+        int shared = 0;
+        for (int i = 0; i < a->model->desc.n_ops; i++)
+            shared += b->ops[i].borrowed && b->ops[i].ctx.state && b->ops[i].ctx.state == a->ops[i].ctx.state;
+        CHECK_MSG(!ra.bytes[LEANDET_MEM_PACKED] || shared > 0, "%s: no op state shared", file);
+    }
     if (a && b) {
         fill(a, 7);
         fill(b, 7);
@@ -73,6 +95,40 @@ static void check_model(const char *file)
     }
     leandet_session_destroy(a);
     leandet_session_destroy(b);
+    leandet_model_close(m);
+}
+
+/* Sessions sharing weights refuse what they cannot share, and a session
+ * sharing from a sharer takes the first one's weights. */
+static void check_share_refusals(void)
+{
+    char path[1024];
+    leandet_error err = {0};
+    leandet_model *m = NULL, *m2 = NULL;
+    ld_test_model("yolov5n-fp16.tflite", path, sizeof path);
+    CHECK_MSG(leandet_model_open(path, NULL, &m, &err) == LEANDET_OK, "%s", err.message);
+    CHECK_MSG(leandet_model_open(path, NULL, &m2, &err) == LEANDET_OK, "%s", err.message);
+    leandet_session *a = NULL, *b = NULL, *c = NULL;
+    CHECK_MSG(leandet_session_create(m, NULL, &a, &err) == LEANDET_OK, "%s", err.message);
+    leandet_session_options o;
+    memset(&o, 0, sizeof o);
+    o.share_weights = a;
+    o.backend = LEANDET_BACKEND_REFERENCE;
+    CHECK(leandet_session_create(m, &o, &b, &err) == LEANDET_ERR_ARGUMENT && !b);
+    CHECK_MSG(strstr(err.message, "share_weights") != NULL, "%s", err.message);
+    o.backend = LEANDET_BACKEND_AUTO;
+    o.batch = 2;
+    CHECK(leandet_session_create(m, &o, &b, &err) == LEANDET_ERR_ARGUMENT && !b);
+    o.batch = 0;
+    CHECK(m2 && leandet_session_create(m2, &o, &b, &err) == LEANDET_ERR_ARGUMENT && !b);
+    CHECK_MSG(leandet_session_create(m, &o, &b, &err) == LEANDET_OK, "%s", err.message);
+    o.share_weights = b;
+    CHECK_MSG(leandet_session_create(m, &o, &c, &err) == LEANDET_OK, "%s", err.message);
+    CHECK(c && b && c->donor == a && b->donor == a);
+    leandet_session_destroy(c);
+    leandet_session_destroy(b);
+    leandet_session_destroy(a);
+    leandet_model_close(m2);
     leandet_model_close(m);
 }
 
@@ -169,6 +225,7 @@ int main(void)
 {
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
         check_model(models[i]);
+    check_share_refusals();
     check_unsupported();
     check_oom();
     check_budget();

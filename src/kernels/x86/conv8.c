@@ -245,6 +245,7 @@ static leandet_status prepare(ld_op_ctx *c, kind how)
     if (!depthwise)
         c->scratch_bytes = LD_C8_SLOTS * s->slot_bytes + 64; /* + aligning the base */
     c->state = s;
+    c->shareable = 1; /* packed from constants only: sessions of this model may share it */
     return LEANDET_OK;
 }
 

@@ -93,6 +93,7 @@ static leandet_status alloc_state(ld_op_ctx *c, int nr, int n, size_t kc, size_t
     s->zeros = w + packed;
     ld_f32_gemm_pack(&s->g, c->in[1]->data, bias_of(c), n, kc, taps, nr, 0.0f, 0.0f, w);
     c->state = s;
+    c->shareable = 1; /* packed from constants only: sessions of this model may share it */
     c->packed_inputs = 1u << 1 | 1u << 2; /* weights and bias now live in the panels */
     *out = s;
     return LEANDET_OK;

@@ -214,6 +214,7 @@ static leandet_status dw_prepare(ld_op_ctx *c, int wide)
     s->border = wide ? ld_dw_border_avx512 : ld_dw_border_avx2;
     ld_act_range_float(p->act, &s->lo, &s->hi);
     c->state = s;
+    c->shareable = 1; /* packed from constants only: sessions of this model may share it */
     c->packed_inputs = 1u << 1 | 1u << 2; /* weights and bias copied, padded */
     return LEANDET_OK;
 }

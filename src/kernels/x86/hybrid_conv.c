@@ -91,6 +91,7 @@ leandet_status ld_hybrid_conv_prepare(ld_op_ctx *c)
                         oc < h.out_c && k < h.k ? src[(size_t)oc * (size_t)h.k + (size_t)k] : 0;
                 }
     c->state = s;
+    c->shareable = 1; /* packed from constants only: sessions of this model may share it */
     return LEANDET_OK;
 }
 

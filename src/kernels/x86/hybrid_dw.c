@@ -72,6 +72,7 @@ leandet_status ld_hybrid_dw_prepare(ld_op_ctx *c)
         s->bias[k] = b && k < (size_t)h.c ? ((const float *)b->data)[k] : 0.0f;
     }
     c->state = s;
+    c->shareable = 1; /* packed from constants only: sessions of this model may share it */
     return LEANDET_OK;
 }
 
