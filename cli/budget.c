@@ -276,6 +276,33 @@ int ld_budget_create_session(const ld_budget_opts *b, const ld_run_shape *run, c
 {
     leandet_error err = {0};
     memset(report, 0, sizeof *report);
+    if (b->max_memory) {
+        /* Plan first: planning frees each op's packed weights as soon as it
+         * has measured them, where a staged prepare would hold them all up to
+         * the budget before finding that the arena cannot follow. */
+        leandet_session *plan = NULL;
+        leandet_error perr = {0};
+        /* the images that can be read (the others fail alone when their turn comes) */
+        const char **readable = malloc((size_t)(n_images > 0 ? n_images : 1) * sizeof *readable);
+        int n_read = 0;
+        for (int i = 0; readable && i < n_images; i++)
+            if (ld_budget_image_cost(images[i], &costs[i], &perr) == LEANDET_OK)
+                readable[n_read++] = images[i];
+        leandet_status ps = readable ? ld_budget_plan_run(b, run, readable, n_read, draw, LD_BUILD_PLAN, costs,
+                                                          allowance, &plan, report, &perr)
+                                     : LEANDET_ERR_NO_MEMORY;
+        free(readable);
+        const int refuse = ps == LEANDET_OK && !report->fits;
+        if (refuse) {
+            const leandet_session_options o = plan->opt;
+            leandet_session_destroy(plan);
+            ld_plan_suggest(run->model, &o, report);
+            ld_budget_print_refusal(stderr, leandet_model_path(run->model), report);
+            return 3;
+        }
+        leandet_session_destroy(plan);
+        memset(report, 0, sizeof *report); /* an image the plan could not read fails alone below */
+    }
     leandet_status st = ld_budget_plan_run(b, run, images, n_images, draw, LD_BUILD_STAGED, costs, allowance, out,
                                            report, &err);
     if (st == LEANDET_OK) {

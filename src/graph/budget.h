@@ -7,13 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/alloc.h"
 #include "leandet.h"
 
 /* Per live allocation, beyond its payload: the accounted allocator's 64-byte
  * header plus malloc's alignment slack and chunk header. */
 #define LD_ALLOC_SLACK 128
-/* Blocks at least this big are mmap'd by malloc: whole pages. */
-#define LD_MMAP_MIN ((size_t)128 * 1024)
+/* Blocks at least this big are mapped pages of their own (core/alloc.h). */
+#define LD_MMAP_MIN LD_ALLOC_MAP_MIN
 
 /* Resident bytes of one block of `n` payload bytes. */
 size_t ld_block_bytes(size_t n);

@@ -9,6 +9,15 @@
  * state (which holds the tensor's data) is freed. Prepare's peak then holds
  * the packed weights plus only the folded ones still waiting for a reader.
  *
+ * Where they live matters as much: malloc keeps a freed small block's
+ * pages as a hole in its heap, which later blocks fill only if they fit
+ * (the packed copy made while the weight lives never can). So a DEQUANTIZE
+ * of a model constant waits until its first reader is prepared and then
+ * folds into pages of its own (ld_alloc.map_small), returned whole when
+ * freed: each weight is made, packed and freed in turn, and the heap never
+ * sees it. The float16 models dequantize every weight at the top of the
+ * graph; this way at most one reader's weights are folded at a time.
+ *
  * Conservative: a reader that is itself folded counts as needing the data
  * (a folded RESHAPE points into its input), and so do model outputs and
  * keep_all_tensors sessions (every tensor must stay readable). */
@@ -25,7 +34,8 @@ leandet_status ld_folded_begin(leandet_session *s, ld_folded *f, leandet_error *
     const size_t n = (size_t)d->n_tensors;
     f->producer = ld_calloc(&s->alloc, 2 * n, sizeof *f->producer);
     f->needed = ld_calloc(&s->alloc, n, 1);
-    if (!f->producer || !f->needed) {
+    f->waiting = ld_calloc(&s->alloc, d->n_ops ? (size_t)d->n_ops : 1, 1);
+    if (!f->producer || !f->needed || !f->waiting) {
         ld_folded_end(s, f);
         return ld_fail(err, s->alloc.limit_hit ? LEANDET_ERR_BUDGET : LEANDET_ERR_NO_MEMORY,
                        "%s: out of memory tracking folded weights", s->model->path);
@@ -43,6 +53,30 @@ leandet_status ld_folded_begin(leandet_session *s, ld_folded *f, leandet_error *
     for (int k = 0; k < d->n_outputs; k++)
         f->needed[d->outputs[k]] = 1;
     return LEANDET_OK;
+}
+
+int ld_folded_defer(const leandet_session *s, ld_folded *f, int i)
+{
+    const ld_op_desc *op = &s->model->desc.ops[i];
+    if (!f->producer || s->donor || op->builtin != LD_OP_DEQUANTIZE || op->n_inputs < 1 || op->n_outputs != 1)
+        return 0;
+    for (int k = 0; k < op->n_inputs; k++) {
+        const int t = op->inputs[k];
+        if (t < 0 || !s->tensors[t].is_const || f->producer[t] >= 0)
+            return 0; /* not a constant of the model itself */
+    }
+    if (f->needed[op->outputs[0]])
+        return 0; /* a model output */
+    f->waiting[i] = 1;
+    return 1;
+}
+
+int ld_folded_waiting(ld_folded *f, int t)
+{
+    if (!f->producer || t < 0 || f->producer[t] < 0 || !f->waiting[f->producer[t]])
+        return -1;
+    f->waiting[f->producer[t]] = 0;
+    return f->producer[t];
 }
 
 /* Free folded op p's state once none of its outputs is read at eval. */
@@ -87,6 +121,7 @@ void ld_folded_end(leandet_session *s, ld_folded *f)
 {
     ld_free(&s->alloc, f->producer);
     ld_free(&s->alloc, f->needed);
+    ld_free(&s->alloc, f->waiting);
     f->producer = f->pending = NULL;
-    f->needed = NULL;
+    f->needed = f->waiting = NULL;
 }

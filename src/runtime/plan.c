@@ -36,13 +36,12 @@ void ld_session_report(const leandet_session *s, leandet_plan_report *r)
     size_t states = 0;
     for (int i = 0; i < d->n_ops; i++) {
         const ld_op_slot *op = &s->ops[i];
-        if (op->dropped)
-            continue; /* freed during prepare: see the prepare peak below */
         leandet_mem_category c = op->folded ? LEANDET_MEM_FOLDED
                                  : strcmp(op->isa, "ref") != 0 ? LEANDET_MEM_PACKED
                                                                 : LEANDET_MEM_OP_STATE;
-        r->bytes[c] += ld_block_bytes(op->state_bytes);
-        if (!op->state_released)
+        if (!op->dropped) /* else freed during prepare: see the prepare peak below */
+            r->bytes[c] += op->mapped ? ld_alloc_mapped_bytes(op->state_bytes) : ld_block_bytes(op->state_bytes);
+        if (!op->state_released && !op->dropped)
             states += op->state_bytes; /* still in s->alloc.current */
         if (!op->folded)
             r->macs += ld_op_macs(&op->ctx);
@@ -68,6 +67,7 @@ void ld_session_report(const leandet_session *s, leandet_plan_report *r)
     const size_t at_prepare = s->prepare_peak + (size_t)(d->n_ops + SESSION_BLOCKS) * LD_ALLOC_SLACK;
     if (at_prepare > steady)
         r->bytes[LEANDET_MEM_FOLDED] += at_prepare - steady;
+
     r->max_memory = o->max_memory;
     ld_report_total(r);
     r->arena_bytes = s->plan.arena_bytes;

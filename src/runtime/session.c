@@ -208,10 +208,9 @@ static leandet_status prepare_one(leandet_session *s, ld_op_slot *slot, leandet_
     return LEANDET_OK;
 }
 
-static leandet_status prepare_each(leandet_session *s, ld_folded *folded, leandet_error *err)
+static leandet_status prepare_at(leandet_session *s, ld_folded *folded, int i, leandet_error *err)
 {
-    const ld_model_desc *d = &s->model->desc;
-    for (int i = 0; i < d->n_ops; i++) {
+    {
         ld_op_slot *slot = &s->ops[i];
         ld_op_ctx *c = &slot->ctx;
         c->alloc = &s->alloc;
@@ -237,6 +236,36 @@ static leandet_status prepare_each(leandet_session *s, ld_folded *folded, leande
         c->err = NULL;
     }
     return LEANDET_OK;
+}
+
+/* In order, except that folds whose only readers may pack them wait for
+ * their first reader (runtime/folded.c). */
+static leandet_status prepare_each(leandet_session *s, ld_folded *folded, leandet_error *err)
+{
+    const ld_model_desc *d = &s->model->desc;
+    leandet_status st = LEANDET_OK;
+    for (int i = 0; st == LEANDET_OK && i < d->n_ops; i++) {
+        if (ld_folded_defer(s, folded, i))
+            continue;
+        for (int k = 0; st == LEANDET_OK && k < d->ops[i].n_inputs; k++) {
+            const int p = ld_folded_waiting(folded, d->ops[i].inputs[k]);
+            if (p >= 0) { /* its own pages: freed once packed, it leaves no hole in the heap */
+                s->alloc.map_small = 1;
+                st = prepare_at(s, folded, p, err);
+                s->alloc.map_small = 0;
+                s->ops[p].mapped = 1;
+            }
+        }
+        if (st == LEANDET_OK)
+            st = prepare_at(s, folded, i, err);
+    }
+    for (int i = 0; st == LEANDET_OK && i < d->n_ops; i++)
+        for (int k = 0; st == LEANDET_OK && k < d->ops[i].n_outputs; k++) {
+            const int p = ld_folded_waiting(folded, d->ops[i].outputs[k]); /* nobody read it */
+            if (p >= 0)
+                st = prepare_at(s, folded, p, err);
+        }
+    return st;
 }
 
 static leandet_status prepare_ops(leandet_session *s, leandet_error *err)

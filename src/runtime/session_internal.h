@@ -19,6 +19,7 @@ typedef struct ld_op_slot {
     int state_released;        /* plan only: c->state was measured, then freed */
     int dropped;               /* folded, and every reader packed its own copy: the
                                   outputs were freed during prepare (runtime/folded.c) */
+    int mapped;                /* its state is pages of its own (a fold that waited for its reader) */
     int borrowed;              /* ctx.state (and folded outputs) belong to the session the
                                   weights are shared with: never freed here */
     size_t scratch_need;       /* the scratch bytes prepare asked for */
@@ -58,6 +59,7 @@ struct leandet_session {
 typedef struct ld_folded {
     int *producer, *pending;
     uint8_t *needed;
+    uint8_t *waiting;          /* per op: a fold put off until its first reader */
 } ld_folded;
 
 /* Start tracking (nothing is tracked for keep_all_tensors sessions). */
@@ -65,6 +67,11 @@ leandet_status ld_folded_begin(leandet_session *s, ld_folded *f, leandet_error *
 /* Op i was prepared: count it as a reader, free folded tensors nobody reads
  * at eval any more. */
 void ld_folded_prepared(leandet_session *s, ld_folded *f, int i);
+/* Whether op i (a DEQUANTIZE of model constants) waits for its first
+ * reader; then ld_folded_waiting(f, t) for each input t of each op gives
+ * the waiting op that makes t (once), or -1. */
+int ld_folded_defer(const leandet_session *s, ld_folded *f, int i);
+int ld_folded_waiting(ld_folded *f, int t);
 void ld_folded_end(leandet_session *s, ld_folded *f);
 
 /* Per-op timing for profiling (leandet bench --profile). `op_ms` holds

@@ -67,8 +67,8 @@ static void check_model(const char *file)
                   "%s: the sharing session plans %zu packed, %zu folded bytes", file, rb.bytes[LEANDET_MEM_PACKED],
                   rb.bytes[LEANDET_MEM_FOLDED]);
         const size_t weights = ra.bytes[LEANDET_MEM_PACKED] - rb.bytes[LEANDET_MEM_PACKED] + ra.bytes[LEANDET_MEM_FOLDED];
-        /* the report rounds blocks up; what b holds less is those weights within 2% */
-        CHECK_MSG(b->alloc.current + weights - weights / 50 <= a->alloc.current,
+        /* the report rounds blocks up (pages for mapped ones); b holds those weights less, within 5% */
+        CHECK_MSG(b->alloc.current + weights - weights / 20 <= a->alloc.current,
                   "%s: sharing holds %zu bytes, its donor %zu with %zu of weights", file, b->alloc.current,
                   a->alloc.current, weights);
         int shared = 0;
