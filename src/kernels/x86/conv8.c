@@ -191,7 +191,7 @@ static leandet_status prepare(ld_op_ctx *c, kind how)
         plan.narrow_tail = plan.n_pad % 32 != 0;
         c8_vnni_plan(&plan);
         w_bytes = c8_vnni_weight_bytes(&plan);
-        zrow = (size_t)plan.kp;
+        zrow = c8_vnni_zrow_bytes(&plan);
     } else {
         plan.n_pad = (out_c + 7) & ~7;
         plan.narrow_tail = plan.n_pad % 16 != 0;
@@ -243,7 +243,7 @@ static leandet_status prepare(ld_op_ctx *c, kind how)
     out->shape.d[2] = win.out_w;
     out->shape.d[3] = out_c;
     if (!depthwise)
-        c->scratch_bytes = LD_C8_SLOTS * s->slot_bytes + 64; /* + aligning the base */
+        c->scratch_bytes = LD_C8_SLOTS * s->slot_bytes + s->flip_bytes + 64; /* + aligning the base */
     c->state = s;
     c->shareable = 1; /* packed from constants only: sessions of this model may share it */
     return LEANDET_OK;
@@ -377,9 +377,14 @@ static leandet_status conv_run(ld_op_ctx *c, const uint8_t *lut)
     j.blocks = (s->n_pad + s->nr - 1) / s->nr;
     uintptr_t base = (uintptr_t)c->scratch;
     j.scratch = (uint8_t *)c->scratch + ((64 - base % 64) % 64);
-    if (!c->scratch || c->scratch_bytes < LD_C8_SLOTS * s->slot_bytes + 64)
+    if (!c->scratch || c->scratch_bytes < LD_C8_SLOTS * s->slot_bytes + s->flip_bytes + 64)
         return ld_op_fail(c, LEANDET_ERR_INTERNAL, "scratch of %zu bytes, %zu needed", c->scratch_bytes,
-                          LD_C8_SLOTS * s->slot_bytes + 64);
+                          LD_C8_SLOTS * s->slot_bytes + s->flip_bytes + 64);
+    if (s->preflip) { /* the tiles then read uint8 bytes: no xor per broadcast */
+        uint8_t *flipped = j.scratch + LD_C8_SLOTS * s->slot_bytes;
+        c8_vnni_flip_input(flipped, j.in, c->in[0]->bytes);
+        j.in = flipped;
+    }
     j.per_thread = ld_pool_threads(c->pool) <= LD_C8_SLOTS;
     const double macs = (double)j.tiles * s->mr * s->kp * s->n_pad;
     const int n = task_count(c, (int64_t)j.tiles * j.blocks, macs,

@@ -68,6 +68,10 @@ typedef struct c8_conv {
     enum { C8_ROWS_TAPS, C8_ROWS_KROWS, C8_ROWS_GATHER } rows; /* how patches are read */
     int run, len;           /* patch bytes per row pointer, and bytes read there */
     int32_t row_mult;       /* d of conv8_vnni.c: times each patch's sum of input values */
+    int preflip;            /* VNNI, int8 input: eval flips the input to xu once into scratch
+                               (flip_bytes after the slots), not at every broadcast */
+    size_t flip_bytes;
+    const uint8_t *zrow_flip; /* zrow's bytes ^ 0x80 (kp of them), when preflip */
     int taps;               /* depthwise: f_h*f_w; VNNI: pointers per pixel */
     ptrdiff_t tap_off[LD_C8_MAX_TAPS]; /* byte offset of each tap from tap (0, 0), inside the input */
     int pairs;              /* depthwise: taps rounded up to pairs */
@@ -177,8 +181,13 @@ int ld_conv8_is_conv(const ld_kernel *k);
 leandet_status ld_conv8_eval_lut(ld_op_ctx *c, const uint8_t lut[256]);
 void c8_vnni_plan(c8_conv *s);
 size_t c8_vnni_weight_bytes(const c8_conv *s);
+/* Bytes of zero-point rows the VNNI path needs (zrow, and zrow_flip when preflip). */
+size_t c8_vnni_zrow_bytes(const c8_conv *s);
 void c8_vnni_pack(c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, const int32_t *bias, uint32_t *fold);
+/* `in`: the input, or when s->preflip its copy made by c8_vnni_flip_input. */
 void c8_vnni_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, int n0, int n1, void *slot);
+/* dst = src ^ 0x80 over n bytes. */
+void c8_vnni_flip_input(uint8_t *dst, const uint8_t *src, size_t n);
 
 /* Depthwise (multiplier 1): packed-weight bytes, packing, and output
  * pixels [m0, m1) (all batches flattened). */

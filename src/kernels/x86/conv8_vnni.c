@@ -34,7 +34,13 @@
  * [channel block][k/4][channels][4], in C8_ORDER_GEMM512 like the requant
  * tables (one in-lane pack then puts 32 channels in order). A chunk of mc
  * pixels gets its pointer table, then every channel block runs over its
- * tiles (the block's weights stay in L1 or L2). */
+ * tiles (the block's weights stay in L1 or L2).
+ *
+ * Pre-flipped input. With int8 activations every broadcast takes an xor,
+ * and a narrow tile has only one or two multiply-adds per broadcast to
+ * share it. So eval copies an int8 input once, flipped, into scratch
+ * (c8_vnni_flip_input), and the tiles read it as uint8 with the flipped
+ * zero point: the same bytes reach vpdpbusd, so the sums are the same. */
 #include "kernels/x86/conv8.h"
 
 #include <string.h>
@@ -42,6 +48,9 @@
 #include "kernels/x86/conv8_simd512.h"
 
 #define C8_VNNI_MR 6
+
+/* The largest input flipped into scratch before the tiles run. */
+#define C8_FLIP_MAX ((size_t)1 << 20)
 
 /* Per-slot scratch: the pointer table (taps per pixel), the row
  * corrections, and the gathered rows when the input is not read in place. */
@@ -91,6 +100,14 @@ void c8_vnni_plan(c8_conv *s)
     /* copies: a whole patch per pixel (gather) or one per kernel row (krows) */
     size_t copies = s->rows == C8_ROWS_TAPS ? 0 : c8_align64((size_t)mc * (size_t)s->kp);
     s->slot_bytes = table_bytes(s) + corr_bytes(s) + copies;
+    const size_t in_bytes = (size_t)s->batches * (size_t)w->in_h * (size_t)w->in_w * (size_t)s->in_c;
+    s->preflip = s->in_signed && in_bytes <= C8_FLIP_MAX;
+    s->flip_bytes = s->preflip ? c8_align64(in_bytes) : 0;
+}
+
+size_t c8_vnni_zrow_bytes(const c8_conv *s)
+{
+    return s->preflip ? 2 * c8_align64((size_t)s->kp) : (size_t)s->kp;
 }
 
 size_t c8_vnni_weight_bytes(const c8_conv *s)
@@ -114,6 +131,15 @@ void c8_vnni_pack(c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, cons
 {
     const int kp = s->kp;
     s->row_mult = w_signed ? 0 : 128 - w_zp;
+    if (s->row_mult) { /* uint8 weights: the row sums are of the bytes as stored */
+        s->preflip = 0;
+        s->flip_bytes = 0;
+    }
+    if (s->preflip) {
+        uint8_t *flipped = s->zrow + c8_align64((size_t)kp);
+        memset(flipped, s->zp_byte ^ 0x80, (size_t)kp);
+        s->zrow_flip = flipped;
+    }
     c8_fold(w, w_signed, w_zp, (size_t)s->k, 1, s->k, bias, s->in_zp + (s->in_signed ? 128 : 0), s->out_c, fold);
     for (int base = 0; base < s->n_pad; base += 64) {
         int nb = s->n_pad - base < 64 ? s->n_pad - base : 64; /* as the tiles take them */
@@ -325,6 +351,19 @@ LD_C8_INLINE512 void tile(const c8_conv *s, const uint8_t *const *table, const i
     }
 }
 
+/* dst = src ^ 0x80, n bytes. */
+LD_C8_512 void c8_vnni_flip_input(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    const __m512i flips = _mm512_set1_epi8((char)0x80);
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        _mm512_storeu_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(src + i), flips));
+    if (i < n) {
+        const __mmask64 m = (__mmask64)(~0ull >> (64 - (n - i)));
+        _mm512_mask_storeu_epi8(dst + i, m, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, src + i), flips));
+    }
+}
+
 typedef void (*tile_fn)(const c8_conv *s, const uint8_t *const *table, const int32_t *corr, const int8_t *w,
                         int base, uint8_t *out, int rows);
 
@@ -352,6 +391,14 @@ static const tile_fn tiles[2][4] = { { tile16_u8, tile32_u8, tile48_u8, tile64_u
 
 void c8_vnni_run(const c8_conv *s, const uint8_t *in, uint8_t *out, int m0, int m1, int n0, int n1, void *slot)
 {
+    c8_conv flipped; /* `in` is flipped: read it as uint8 with the flipped zero point */
+    if (s->preflip) {
+        flipped = *s;
+        flipped.zrow = (uint8_t *)s->zrow_flip;
+        flipped.zp_byte = (uint8_t)(s->zp_byte ^ 0x80);
+        flipped.in_signed = 0;
+        s = &flipped;
+    }
     const uint8_t **table = slot;
     int32_t *corr = (int32_t *)((uint8_t *)slot + table_bytes(s));
     uint8_t *copies = (uint8_t *)corr + corr_bytes(s);
