@@ -267,6 +267,7 @@ static void sweep_softmax(void)
     for (int ti = 0; ti < 2; ti++) {
         const ld_dtype t = ti ? LEANDET_INT8 : LEANDET_UINT8;
         softmax_case(t, 2100, 16, 1.0f, 0.2211903f, 0); /* yolov8n's DFL, fewer rows */
+        softmax_case(t, 33, 16, 1.0f, 0.1f, 1); /* equal values: the largest sum of 16, 16 rows at a time */
         softmax_case(t, 5, 1, 1.0f, 0.1f, 0);
         softmax_case(t, 37, 3, 1.0f, 0.05f, 0);
         softmax_case(t, 9, 91, 0.7f, 0.3f, 0);
