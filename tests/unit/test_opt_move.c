@@ -8,7 +8,7 @@
  * vector), filters, strides, SAME/VALID, activations and quantization;
  * float RELU/RELU6 with NaN, signed zeros, infinities and the 6 boundary;
  * float RESIZE_BILINEAR over sizes, depths and the three coordinate modes;
- * 8-bit CONCATENATION over ranks, axes, input counts, quantizations and
+ * CONCATENATION (8-bit requantized, 8-bit and float copies) over ranks, axes, input counts, quantizations and
  * activations;
  * SiLU on every 8-bit input byte for random quantizations and on random
  * floats, plus pairs that must not fuse. Each case also runs on a 3-thread
@@ -206,7 +206,7 @@ static void sweep_transpose(void)
     }
 }
 
-/* ---- 8-bit CONCATENATION --------------------------------------------------- */
+/* ---- CONCATENATION ------------------------------------------------------- */
 
 /* n inputs along `axis` of rank-`rank` shapes; each input's scale and zero
  * point differ from the output's unless `same`. */
@@ -253,9 +253,14 @@ static void sweep_concat(void)
         const ld_activation act = i % 5 == 0 ? acts[rnd_in(1, 3)] : LD_ACT_NONE;
         concat_case(i % 2 ? LEANDET_INT8 : LEANDET_UINT8, rank, rnd_in(0, rank - 1), rnd_in(1, 8), 0, act, 1);
     }
-    /* All inputs already on the output's grid: the reference only copies. */
-    concat_case(LEANDET_UINT8, 3, 1, 4, 1, LD_ACT_NONE, 0);
-    concat_case(LEANDET_UINT8, 3, 1, 4, 1, LD_ACT_RELU6, 1); /* unless an activation clamps */
+    /* All inputs already on the output's grid: copies, pieces of every length. */
+    for (int i = 0; i < 40; i++) {
+        const int rank = rnd_in(1, 4);
+        concat_case(i % 2 ? LEANDET_INT8 : LEANDET_UINT8, rank, rnd_in(0, rank - 1), rnd_in(1, 8), 1, LD_ACT_NONE, 1);
+        concat_case(LEANDET_FLOAT32, rank, rnd_in(0, rank - 1), rnd_in(1, 8), 1, LD_ACT_NONE, 1);
+    }
+    concat_case(LEANDET_UINT8, 3, 1, 4, 1, LD_ACT_RELU6, 1);
+    concat_case(LEANDET_FLOAT32, 3, 1, 4, 1, LD_ACT_RELU, 0); /* a float activation stays with the reference */
     concat_case(LEANDET_INT8, 4, 3, LD_CONCAT8_MAX_INPUTS, 0, LD_ACT_NONE, 1);
     concat_case(LEANDET_INT8, 4, 3, LD_CONCAT8_MAX_INPUTS + 1, 0, LD_ACT_NONE, 0);
 }

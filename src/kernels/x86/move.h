@@ -8,7 +8,7 @@
 
 #include "kernels/kernel.h"
 
-/* PAD/PADV2 (any element type), 8-bit CONCATENATION, uint8/int8 MAX_POOL_2D, float RELU/RELU6,
+/* PAD/PADV2 (any element type), CONCATENATION (8-bit requantized, or copies), uint8/int8 MAX_POOL_2D, float RELU/RELU6,
  * float RESIZE_BILINEAR. */
 extern const ld_opt_kernel ld_avx2_move[];
 
@@ -16,7 +16,7 @@ int ld_move_pad_accepts(const ld_op_ctx *c);
 leandet_status ld_move_pad_prepare(ld_op_ctx *c);
 leandet_status ld_move_pad_eval(ld_op_ctx *c);
 
-/* 8-bit CONCATENATION with requantized inputs or an activation (concat8.c). */
+/* CONCATENATION: 8-bit with requantized inputs or an activation, or plain copies of any type (concat8.c). */
 #define LD_CONCAT8_MAX_INPUTS 16
 int ld_concat8_accepts(const ld_op_ctx *c);
 leandet_status ld_concat8_prepare(ld_op_ctx *c);
