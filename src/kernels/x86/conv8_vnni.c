@@ -115,18 +115,11 @@ size_t c8_vnni_weight_bytes(const c8_conv *s)
     return (size_t)s->n_pad * (size_t)s->kp;
 }
 
-/* Packed weight byte i of channel ch: byte i % len of row pointer i / len,
- * a patch value while below run, else the byte whose centred value is 0. */
-static uint8_t packed_weight(const c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, int ch, int i)
-{
-    const uint8_t flip = w_signed ? 0 : 0x80;
-    if (ch >= s->out_c)
-        return 0;
-    if (i % s->len >= s->run)
-        return (uint8_t)((uint8_t)w_zp ^ flip);
-    return (uint8_t)(w[(size_t)ch * (size_t)s->k + (size_t)(i / s->len * s->run + i % s->len)] ^ flip);
-}
-
+/* Packed weight byte i of a channel is byte i % len of row pointer i / len:
+ * a patch value while below run, else the byte whose centred value is 0.
+ * Packing walks a block's channels for each group of 4 bytes, so the
+ * positions' sources and the lanes' channels are worked out once (prepare
+ * time matters: SSD packs 4.3 MB). */
 void c8_vnni_pack(c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, const int32_t *bias, uint32_t *fold)
 {
     const int kp = s->kp;
@@ -141,16 +134,24 @@ void c8_vnni_pack(c8_conv *s, const uint8_t *w, int w_signed, int32_t w_zp, cons
         s->zrow_flip = flipped;
     }
     c8_fold(w, w_signed, w_zp, (size_t)s->k, 1, s->k, bias, s->in_zp + (s->in_signed ? 128 : 0), s->out_c, fold);
+    const uint8_t flip = w_signed ? 0 : 0x80, centre = (uint8_t)((uint8_t)w_zp ^ flip);
     for (int base = 0; base < s->n_pad; base += 64) {
-        int nb = s->n_pad - base < 64 ? s->n_pad - base : 64; /* as the tiles take them */
+        const int nb = s->n_pad - base < 64 ? s->n_pad - base : 64; /* as the tiles take them */
+        const uint8_t *row[64];  /* the channel of each lane, NULL for padding lanes */
+        for (int j = 0; j < nb; j++) {
+            const int ch = c8_lane_channel(base + j, s->n_pad, s->order, s->narrow_tail);
+            row[j] = ch < s->out_c ? w + (size_t)ch * (size_t)s->k : NULL;
+        }
         uint8_t *dst = (uint8_t *)s->w + (size_t)base * (size_t)kp;
-        for (int q = 0; q < kp / 4; q++) {
-            for (int j = 0; j < nb; j++) {
-                int ch = c8_lane_channel(base + j, s->n_pad, s->order, s->narrow_tail);
-                for (int e = 0; e < 4; e++)
-                    dst[((size_t)q * (size_t)nb + (size_t)j) * 4 + (size_t)e] =
-                        packed_weight(s, w, w_signed, w_zp, ch, 4 * q + e);
+        for (int i0 = 0; i0 < kp; i0 += 4) {
+            int src[4]; /* offset in a channel's weights, -1: past the row pointer's run */
+            for (int e = 0; e < 4; e++) {
+                const int i = i0 + e, at = i % s->len;
+                src[e] = at < s->run ? i / s->len * s->run + at : -1;
             }
+            for (int j = 0; j < nb; j++, dst += 4)
+                for (int e = 0; e < 4; e++)
+                    dst[e] = !row[j] ? 0 : src[e] < 0 ? centre : (uint8_t)(row[j][src[e]] ^ flip);
         }
     }
 }
