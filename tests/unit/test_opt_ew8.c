@@ -232,9 +232,9 @@ static void unary_case(int builtin, ld_dtype t, int n)
 
 static void sweep_unary(void)
 {
-    static const int ops[] = { LD_OP_LOGISTIC, LD_OP_TANH, LD_OP_RELU, LD_OP_RELU6, LD_OP_HARD_SWISH };
+    static const int ops[] = { LD_OP_LOGISTIC, LD_OP_TANH, LD_OP_RELU, LD_OP_RELU6, LD_OP_HARD_SWISH, LD_OP_QUANTIZE };
     static const int lens[] = { 0, 1, 31, 32, 33, 256, 300, 70001 };
-    for (int o = 0; o < 5; o++)
+    for (int o = 0; o < 6; o++)
         for (int ti = 0; ti < 2; ti++)
             for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++)
                 unary_case(ops[o], ti ? LEANDET_INT8 : LEANDET_UINT8, lens[l]);

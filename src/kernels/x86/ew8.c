@@ -1,9 +1,11 @@
 /* The 8-bit elementwise family (see ew8.h) and its shared pieces: reading
  * quantization parameters in accepts(), probing a reference lookup table,
  * sizing the thread split; plus the table-driven unary ops (RELU, RELU6,
- * HARD_SWISH, LOGISTIC, TANH), whose reference eval for 8-bit data is a
- * 256-entry lookup (activation.c), here done 32 bytes at a time, or 64
- * with AVX-512 VBMI (two 128-byte permutes). */
+ * HARD_SWISH, LOGISTIC, TANH, and QUANTIZE from 8-bit to the same type),
+ * whose reference eval for 8-bit data is a function of each byte (a
+ * 256-entry lookup in activation.c; a requantization), read out of the
+ * reference into a table and applied 32 bytes at a time, or 64 with
+ * AVX-512 VBMI (two 128-byte permutes). */
 #include <string.h>
 
 #include "kernels/ref/elementwise_common.h"
@@ -30,6 +32,7 @@ const ld_opt_kernel ld_avx2_ew8[] = {
     ENTRY(LD_OP_HARD_SWISH, lut),
     ENTRY(LD_OP_SOFTMAX, softmax),
     ENTRY(LD_OP_QUANTIZE, quantize),
+    ENTRY(LD_OP_QUANTIZE, lut), /* 8-bit -> 8-bit of the same type: a requantization, per byte */
     LD_OPT_KERNEL_TABLE_END,
 };
 
