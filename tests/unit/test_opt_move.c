@@ -206,6 +206,51 @@ static void sweep_transpose(void)
     }
 }
 
+/* ---- STRIDED_SLICE -------------------------------------------------------- */
+
+/* A random slice of a rank-`rank` input: begin/end anywhere (negative too),
+ * strides mostly 1, sometimes 2-3 or reversed, random masks. */
+static void slice_case(ld_dtype type, int rank)
+{
+    int dims[5];
+    int32_t b[5], e[5], st[5];
+    for (int k = 0; k < rank; k++) {
+        dims[k] = rnd_in(1, k + 1 == rank ? 90 : 7);
+        b[k] = rnd_in(-dims[k], dims[k]);
+        e[k] = rnd_in(-dims[k], dims[k] + 1);
+        const int r = rnd_in(0, 9);
+        st[k] = r < 6 ? 1 : r < 8 ? rnd_in(2, 3) : -rnd_in(1, 2);
+    }
+    tt x, tb, te, ts, out;
+    int nd = rank;
+    tt_make(&x, type, rank, dims, 0.05f, 3);
+    tt_const_ints(&tb, b, 1, &nd);
+    tt_const_ints(&te, e, 1, &nd);
+    tt_const_ints(&ts, st, 1, &nd);
+    tt_make(&out, type, rank, dims, 0.05f, 3);
+    ld_op_desc op = { 0 };
+    op.builtin = LD_OP_STRIDED_SLICE;
+    op.params.strided_slice.begin_mask = rnd_in(0, 31) & rnd_in(0, 31);
+    op.params.strided_slice.end_mask = rnd_in(0, 31) & rnd_in(0, 31);
+    op.params.strided_slice.shrink_axis_mask = rnd_in(0, 9) == 0 ? 1 << rnd_in(0, rank - 1) : 0;
+    ld_tensor *ins[4] = { &x.t, &tb.t, &te.t, &ts.t };
+    char what[160];
+    snprintf(what, sizeof what, "STRIDED_SLICE %s rank %d", leandet_dtype_name(type), rank);
+    CHECK_MSG(compare(&op, ins, 4, &out, what), "%s: not accepted", what);
+    tt_free(&x);
+    tt_free(&tb);
+    tt_free(&te);
+    tt_free(&ts);
+    tt_free(&out);
+}
+
+static void sweep_slice(void)
+{
+    static const ld_dtype types[] = { LEANDET_FLOAT32, LEANDET_INT8, LEANDET_UINT8, LEANDET_INT32 };
+    for (int i = 0; i < 400; i++)
+        slice_case(types[i % 4], rnd_in(1, 4));
+}
+
 /* ---- CONCATENATION ------------------------------------------------------- */
 
 /* n inputs along `axis` of rank-`rank` shapes; each input's scale and zero
@@ -541,6 +586,7 @@ int main(void)
     sweep_pad();
     sweep_transpose();
     sweep_concat();
+    sweep_slice();
     sweep_pool();
     sweep_relu();
     sweep_resize();

@@ -16,6 +16,17 @@ extern const ld_kernel ld_ref_reshape[];               /* RESHAPE, SQUEEZE */
 extern const ld_kernel ld_ref_concat[];                /* CONCATENATION */
 extern const ld_kernel ld_ref_transpose[];             /* TRANSPOSE */
 extern const ld_kernel ld_ref_strided_slice[];         /* STRIDED_SLICE */
+
+/* What a prepared STRIDED_SLICE copies: from element `base` of its input,
+ * count[k] elements along dim k, src_stride[k] elements apart (negative for
+ * reversed dims), into its dense output; empty when a count is 0. */
+typedef struct ld_slice_box {
+    int rank, empty;
+    ptrdiff_t base;
+    ptrdiff_t src_stride[LD_MAX_DIMS];
+    int32_t count[LD_MAX_DIMS];
+} ld_slice_box;
+leandet_status ld_strided_slice_box(ld_op_ctx *c, ld_slice_box *b);
 extern const ld_kernel ld_ref_pad[];                   /* PAD, PADV2 */
 extern const ld_kernel ld_ref_mean[];                  /* MEAN */
 extern const ld_kernel ld_ref_resize[];                /* RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR */

@@ -198,28 +198,41 @@ static leandet_status slice_prepare(ld_op_ctx *c)
     return ld_set_output_shape(c, 0, &pl.out);
 }
 
-static leandet_status slice_eval(ld_op_ctx *c)
+leandet_status ld_strided_slice_box(ld_op_ctx *c, ld_slice_box *b)
 {
     const ld_tensor *in = c->in[0];
     slice_plan pl;
     leandet_status st = make_plan(c, &pl);
     if (st != LEANDET_OK)
         return st;
-    int rank = in->shape.rank;
-    ptrdiff_t in_stride[LD_MAX_DIMS], src_stride[LD_MAX_DIMS], dst_stride[LD_MAX_DIMS], base = 0;
-    ld_shape box = { .rank = rank };
+    ptrdiff_t in_stride[LD_MAX_DIMS];
     ld_shape_strides(&in->shape, in_stride);
-    for (int k = 0; k < rank; k++) {
-        if (pl.count[k] == 0)
-            return LEANDET_OK;
-        box.d[k] = pl.count[k];
-        src_stride[k] = in_stride[k] * pl.stride[k];
-        base += in_stride[k] * pl.start[k];
+    b->rank = in->shape.rank;
+    b->base = 0;
+    b->empty = 0;
+    for (int k = 0; k < b->rank; k++) {
+        b->empty |= pl.count[k] == 0;
+        b->count[k] = pl.count[k];
+        b->src_stride[k] = in_stride[k] * pl.stride[k];
+        b->base += in_stride[k] * pl.start[k];
     }
+    return LEANDET_OK;
+}
+
+static leandet_status slice_eval(ld_op_ctx *c)
+{
+    ld_slice_box b;
+    leandet_status st = ld_strided_slice_box(c, &b);
+    if (st != LEANDET_OK || b.empty)
+        return st;
+    ptrdiff_t dst_stride[LD_MAX_DIMS];
+    ld_shape box = { .rank = b.rank };
+    for (int k = 0; k < b.rank; k++)
+        box.d[k] = b.count[k];
     ld_shape_strides(&box, dst_stride);
-    size_t es = leandet_dtype_size(in->type);
-    ld_copy_nd(c->out[0]->data, dst_stride, (const unsigned char *)in->data + base * (ptrdiff_t)es, src_stride, box.d,
-               rank, es);
+    size_t es = leandet_dtype_size(c->in[0]->type);
+    ld_copy_nd(c->out[0]->data, dst_stride, (const unsigned char *)c->in[0]->data + b.base * (ptrdiff_t)es,
+               b.src_stride, box.d, b.rank, es);
     return LEANDET_OK;
 }
 

@@ -11,7 +11,6 @@
  *   and outer index costs a call per 16-64 bytes on channel concatenations
  *   (yolov8n: 25600 rows of three 16-byte pieces), so short pieces are
  *   copied inline, and the outer rows are split over the pool. */
-#include <immintrin.h>
 #include <string.h>
 
 #include "kernels/ref/shape_util.h"
@@ -80,23 +79,6 @@ leandet_status ld_concat8_prepare(ld_op_ctx *c)
     return LEANDET_OK;
 }
 
-/* n bytes: inline for the short pieces of channel concatenations. */
-__attribute__((target("avx2"))) static inline void copy_piece(uint8_t *dst, const uint8_t *src, size_t n)
-{
-    if (n > 256) {
-        memcpy(dst, src, n);
-        return;
-    }
-    for (; n >= 32; n -= 32, dst += 32, src += 32)
-        _mm256_storeu_si256((__m256i *)dst, _mm256_loadu_si256((const __m256i *)src));
-    if (n >= 16) {
-        _mm_storeu_si128((__m128i *)dst, _mm_loadu_si128((const __m128i *)src));
-        n -= 16, dst += 16, src += 16;
-    }
-    if (n)
-        memcpy(dst, src, n);
-}
-
 typedef struct concat_job {
     const concat8 *s;
     const ld_op_ctx *c;
@@ -118,7 +100,7 @@ __attribute__((target("avx2"))) static void concat_task(void *ctx, int task, int
             const size_t n = j->piece[i];
             const uint8_t *src = (const uint8_t *)j->c->in[i]->data + k * n;
             if (s->copy[i]) {
-                copy_piece(dst, src, n);
+                ld_move_piece(dst, src, n);
             } else {
                 const uint8_t *lut = s->lut[i];
                 for (size_t b = 0; b < n; b++)

@@ -6,6 +6,10 @@
 #ifndef LD_KERNELS_X86_MOVE_H
 #define LD_KERNELS_X86_MOVE_H
 
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
 #include "kernels/kernel.h"
 
 /* PAD/PADV2 (any element type), CONCATENATION (8-bit requantized, or copies), uint8/int8 MAX_POOL_2D, float RELU/RELU6,
@@ -15,6 +19,34 @@ extern const ld_opt_kernel ld_avx2_move[];
 int ld_move_pad_accepts(const ld_op_ctx *c);
 leandet_status ld_move_pad_prepare(ld_op_ctx *c);
 leandet_status ld_move_pad_eval(ld_op_ctx *c);
+
+/* n bytes from src to dst (not overlapping): inline moves for the short
+ * pieces of concatenations and slices, where a memcpy call per piece of
+ * 8-64 bytes costs more than the copy; memcpy beyond 256 bytes. */
+__attribute__((target("avx2"))) static inline void ld_move_piece(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (n > 256) {
+        memcpy(dst, src, n);
+        return;
+    }
+    for (; n >= 32; n -= 32, dst += 32, src += 32)
+        _mm256_storeu_si256((__m256i *)dst, _mm256_loadu_si256((const __m256i *)src));
+    if (n >= 16) {
+        _mm_storeu_si128((__m128i *)dst, _mm_loadu_si128((const __m128i *)src));
+        n -= 16, dst += 16, src += 16;
+    }
+    if (n >= 8) {
+        memcpy(dst, src, 8);
+        n -= 8, dst += 8, src += 8;
+    }
+    if (n)
+        memcpy(dst, src, n);
+}
+
+/* STRIDED_SLICE whose innermost dim is contiguous (slice.c): any type. */
+int ld_slice_accepts(const ld_op_ctx *c);
+leandet_status ld_slice_prepare(ld_op_ctx *c);
+leandet_status ld_slice_eval(ld_op_ctx *c);
 
 /* CONCATENATION: 8-bit with requantized inputs or an activation, or plain copies of any type (concat8.c). */
 #define LD_CONCAT8_MAX_INPUTS 16

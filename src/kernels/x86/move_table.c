@@ -8,6 +8,7 @@ const ld_opt_kernel ld_avx2_move[] = {
     { { LD_OP_CONCATENATION, NULL, ld_concat8_prepare, ld_concat8_eval }, ld_concat8_accepts, "avx2" },
     { { LD_OP_MAX_POOL_2D, NULL, ld_pool8_prepare, ld_pool8_eval }, ld_pool8_accepts, "avx2" },
     { { LD_OP_TRANSPOSE, NULL, ld_transpose_prepare, ld_transpose_eval }, ld_transpose_accepts, "sse2" },
+    { { LD_OP_STRIDED_SLICE, NULL, ld_slice_prepare, ld_slice_eval }, ld_slice_accepts, "avx2" },
     { { LD_OP_RELU, NULL, ld_relu_f32_prepare, ld_relu_f32_eval }, ld_relu_f32_accepts, "avx2" },
     { { LD_OP_RELU6, NULL, ld_relu_f32_prepare, ld_relu_f32_eval }, ld_relu_f32_accepts, "avx2" },
     { { LD_OP_RESIZE_BILINEAR, NULL, ld_resize_f32_prepare, ld_resize_f32_eval }, ld_resize_f32_accepts, "avx2" },
