@@ -208,33 +208,32 @@ static leandet_status prepare_one(leandet_session *s, ld_op_slot *slot, leandet_
     return LEANDET_OK;
 }
 
+/* Prepare op i, or take it from the session the weights are shared with. */
 static leandet_status prepare_at(leandet_session *s, ld_folded *folded, int i, leandet_error *err)
 {
-    {
-        ld_op_slot *slot = &s->ops[i];
-        ld_op_ctx *c = &slot->ctx;
-        c->alloc = &s->alloc;
-        c->err = err;
-        c->scratch_bytes = 0;
-        const ld_op_slot *from = s->donor ? &s->donor->ops[i] : NULL;
-        if (from && (from->folded || from->ctx.shareable)) {
-            borrow_op(s, i);
-        } else {
-            leandet_status st = prepare_one(s, slot, err);
-            if (st != LEANDET_OK)
-                return st;
-        }
-        note_peak(s);
-        release_planned_state(s, slot);
-        ld_folded_prepared(s, folded, i);
-        leandet_status st = size_outputs(s, c, err);
+    ld_op_slot *slot = &s->ops[i];
+    ld_op_ctx *c = &slot->ctx;
+    c->alloc = &s->alloc;
+    c->err = err;
+    c->scratch_bytes = 0;
+    const ld_op_slot *from = s->donor ? &s->donor->ops[i] : NULL;
+    if (from && (from->folded || from->ctx.shareable)) {
+        borrow_op(s, i);
+    } else {
+        leandet_status st = prepare_one(s, slot, err);
         if (st != LEANDET_OK)
             return st;
-        if (c->scratch_bytes > s->scratch_bytes)
-            s->scratch_bytes = c->scratch_bytes;
-        c->alloc = NULL;
-        c->err = NULL;
     }
+    note_peak(s);
+    release_planned_state(s, slot);
+    ld_folded_prepared(s, folded, i);
+    leandet_status st = size_outputs(s, c, err);
+    if (st != LEANDET_OK)
+        return st;
+    if (c->scratch_bytes > s->scratch_bytes)
+        s->scratch_bytes = c->scratch_bytes;
+    c->alloc = NULL;
+    c->err = NULL;
     return LEANDET_OK;
 }
 
