@@ -322,6 +322,8 @@ static leandet_status fuse_ops(leandet_session *s, leandet_error *err)
             if (fused) {
                 s->ops[i].fused = 1;
                 s->ops[i].fused_into = j;
+                if (d->ops[i].builtin == LD_OP_CONV_2D)
+                    cons->isa = s->ops[i].isa; /* the profile names the kernel doing the work */
                 /* The fused state replaces the consumer's (already freed when planning). */
                 if (cons->state_released)
                     cons->state_bytes = s->alloc.current - before;
