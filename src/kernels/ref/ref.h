@@ -27,6 +27,8 @@ typedef struct ld_slice_box {
     int32_t count[LD_MAX_DIMS];
 } ld_slice_box;
 leandet_status ld_strided_slice_box(ld_op_ctx *c, ld_slice_box *b);
+/* The reference's walk of box b: es-byte elements from src into dense dst. */
+void ld_slice_box_copy(const ld_slice_box *b, void *dst, const void *src, size_t es);
 extern const ld_kernel ld_ref_pad[];                   /* PAD, PADV2 */
 extern const ld_kernel ld_ref_mean[];                  /* MEAN */
 extern const ld_kernel ld_ref_resize[];                /* RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR */

@@ -219,21 +219,26 @@ leandet_status ld_strided_slice_box(ld_op_ctx *c, ld_slice_box *b)
     return LEANDET_OK;
 }
 
+void ld_slice_box_copy(const ld_slice_box *b, void *dst, const void *src, size_t es)
+{
+    if (b->empty)
+        return;
+    ptrdiff_t dst_stride[LD_MAX_DIMS];
+    ld_shape box = { .rank = b->rank };
+    for (int k = 0; k < b->rank; k++)
+        box.d[k] = b->count[k];
+    ld_shape_strides(&box, dst_stride);
+    ld_copy_nd(dst, dst_stride, (const unsigned char *)src + b->base * (ptrdiff_t)es, b->src_stride, box.d, b->rank,
+               es);
+}
+
 static leandet_status slice_eval(ld_op_ctx *c)
 {
     ld_slice_box b;
     leandet_status st = ld_strided_slice_box(c, &b);
-    if (st != LEANDET_OK || b.empty)
-        return st;
-    ptrdiff_t dst_stride[LD_MAX_DIMS];
-    ld_shape box = { .rank = b.rank };
-    for (int k = 0; k < b.rank; k++)
-        box.d[k] = b.count[k];
-    ld_shape_strides(&box, dst_stride);
-    size_t es = leandet_dtype_size(c->in[0]->type);
-    ld_copy_nd(c->out[0]->data, dst_stride, (const unsigned char *)c->in[0]->data + b.base * (ptrdiff_t)es,
-               b.src_stride, box.d, b.rank, es);
-    return LEANDET_OK;
+    if (st == LEANDET_OK)
+        ld_slice_box_copy(&b, c->out[0]->data, c->in[0]->data, leandet_dtype_size(c->in[0]->type));
+    return st;
 }
 
 const ld_kernel ld_ref_strided_slice[] = {

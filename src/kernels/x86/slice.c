@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "kernels/ref/ref.h"
-#include "kernels/ref/shape_util.h"
 #include "kernels/x86/ew8.h"
 #include "kernels/x86/float_common.h"
 #include "kernels/x86/move.h"
@@ -120,13 +119,7 @@ leandet_status ld_slice_eval(ld_op_ctx *c)
     if (b->empty)
         return LEANDET_OK;
     if (b->rank == 0 || b->src_stride[b->rank - 1] != 1) { /* rows not contiguous: the reference walk */
-        ptrdiff_t dst_stride[LD_MAX_DIMS];
-        ld_shape box = { .rank = b->rank };
-        for (int k = 0; k < b->rank; k++)
-            box.d[k] = b->count[k];
-        ld_shape_strides(&box, dst_stride);
-        ld_copy_nd(c->out[0]->data, dst_stride, (const uint8_t *)c->in[0]->data + b->base * (ptrdiff_t)s->es,
-                   b->src_stride, box.d, b->rank, s->es);
+        ld_slice_box_copy(b, c->out[0]->data, c->in[0]->data, s->es);
         return LEANDET_OK;
     }
     slice_job j = { s, c->in[0]->data, c->out[0]->data, 1 };
